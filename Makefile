@@ -1,0 +1,36 @@
+# The README's commands. Everything installs into .venv from the hash-pinned requirements.lock.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench lock clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/emailpipe demo
+
+test: $(STAMP)
+	$(BIN)/ruff check functions tests benchmarks
+	$(BIN)/ruff format --check functions tests benchmarks
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+# Re-pin after editing pyproject.toml dependencies (needs network to PyPI).
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-emit-index-url --generate-hashes --extra dev pyproject.toml -o requirements.lock
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-emit-index-url pyproject.toml -o functions/requirements.txt
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache

@@ -1,0 +1,374 @@
+"""The `emailpipe` command: run the local stack, administer a deployment, and pipe mail by hand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from emailpipe.domain.errors import EmailpipeError
+
+STACK_ENV = "EMAILPIPE_STACK"
+
+
+def _stack_name() -> str:
+    return os.environ.get(STACK_ENV, "emailpipe")
+
+
+def _is_local_endpoint() -> bool:
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    return endpoint.startswith(("http://127.", "http://localhost"))
+
+
+def _connect() -> Any:
+    """Resolve the deployment from the stack outputs and point the store at it."""
+    from emailpipe.local.stack import describe_stack, local_credentials
+    from emailpipe.store import repo
+
+    if _is_local_endpoint():
+        local_credentials()
+    info = describe_stack(_stack_name())
+    repo.configure(info.outputs["TableName"])
+    return info
+
+
+def _api(info: Any) -> Any:
+    from emailpipe.chat import ChatApi
+
+    return ChatApi(mail_bucket=info.outputs["MailBucketName"])
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    """Run the embedded AWS in the foreground with the triggers."""
+    import threading
+
+    from emailpipe.local.stack import LocalStack
+
+    _quiet_lambda_output()
+    stack = LocalStack(port=args.port, stack_name=_stack_name()).start()
+    assert stack.triggers is not None
+    print(f"AWS_ENDPOINT_URL={stack.endpoint}", flush=True)
+    print(f"# stack {stack.stack_name} provisioned from template.yaml; Ctrl-C stops", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    try:
+        stack.triggers.run_forever(stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        stack.stop()
+    return 0
+
+
+def _quiet_lambda_output() -> None:
+    # The handlers log and emit metrics as JSON to stdout, as in Lambda; locally that would bury the transcript.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+
+def cmd_department_add(args: argparse.Namespace) -> int:
+    department = _api(_connect()).add_department(args.name)
+    print(f"department {department.name}")
+    return 0
+
+
+def cmd_agent_add(args: argparse.Namespace) -> int:
+    person = _api(_connect()).add_agent(args.email, args.name, args.department or [], admin=args.admin)
+    print(f"{person.role.value} {person.email}")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    person = _api(_connect()).add_user(args.email, args.name)
+    print(f"user {person.email}")
+    return 0
+
+
+def cmd_presence(args: argparse.Namespace) -> int:
+    _api(_connect()).set_presence(args.email, args.state == "online")
+    print(f"{args.email.strip().lower()} {args.state}")
+    return 0
+
+
+def cmd_settings_set(args: argparse.Namespace) -> int:
+    settings = _api(_connect()).set_setting(args.key, args.value)
+    print(json.dumps(_settings_dict(settings)))
+    return 0
+
+
+def cmd_settings_show(args: argparse.Namespace) -> int:
+    print(json.dumps(_settings_dict(_api(_connect()).settings()), indent=2))
+    return 0
+
+
+def _settings_dict(settings: Any) -> dict[str, Any]:
+    return {key: getattr(settings, key) for key in settings.KEYS}
+
+
+def cmd_conversation_open(args: argparse.Namespace) -> int:
+    conversation = _api(_connect()).open_conversation(args.user, args.department, args.subject or "")
+    print(f"conversation opened for {conversation.user_email}")
+    print(conversation.id)
+    return 0
+
+
+def cmd_conversation_show(args: argparse.Namespace) -> int:
+    conversation, messages = _api(_connect()).conversation(args.conversation)
+    if args.json:
+        print(json.dumps({"conversation": asdict(conversation), "messages": [asdict(m) for m in messages]}, indent=2))
+        return 0
+    print(f"conversation {conversation.id} · user {conversation.user_email} · subject {conversation.subject!r}")
+    for message in messages:
+        author = message.author_email or "bot"
+        print(f"[{_iso(message.created_at)}] {author} ({message.author_role.value}, via {message.source.value}):")
+        for line in (message.text or "").splitlines() or [""]:
+            print(f"    {line}")
+        for attachment in message.attachments:
+            print(f"    [attachment {attachment.filename}, {attachment.size} bytes, sha256 {attachment.sha256[:12]}]")
+    return 0
+
+
+def cmd_message_post(args: argparse.Namespace) -> int:
+    message = _api(_connect()).post_message(args.conversation, args.sender, args.text, [Path(p) for p in args.attach])
+    print(f"message {message.id} posted by {message.author_email or 'bot'}")
+    return 0
+
+
+def deliver_raw_email(info: Any, raw: bytes) -> str:
+    """Put a raw email where the SES receipt rule stores mail; returns its S3 key."""
+    from emailpipe.store import blobs
+
+    key = f"{info.outputs.get('InboundPrefix', 'inbound/')}{uuid.uuid4().hex}"
+    blobs.put_object(info.outputs["MailBucketName"], key, raw, "message/rfc822")
+    return key
+
+
+def wait_for_outcome(key: str, timeout: float = 60.0) -> Any:
+    """Poll the outcome record of an inbound email until it exists."""
+    from emailpipe.store import repo
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = repo.get_inbound(key)
+        if record is not None:
+            return record
+        time.sleep(0.2)
+    return None
+
+
+def outcome_dict(record: Any) -> dict[str, Any]:
+    """An inbound record as JSON-able data."""
+    data = asdict(record)
+    data["status"] = record.status.value
+    return data
+
+
+def cmd_inbound(args: argparse.Namespace) -> int:
+    info = _connect()
+    raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    key = deliver_raw_email(info, raw)
+    if not args.wait:
+        print(key)
+        return 0
+    record = wait_for_outcome(key, args.timeout)
+    if record is None:
+        print(json.dumps({"s3_key": key, "status": "pending", "reason": "no outcome recorded yet"}))
+        return 1
+    print(json.dumps(outcome_dict(record)))
+    return 0
+
+
+def cmd_inbound_log(args: argparse.Namespace) -> int:
+    from emailpipe.store import repo
+
+    _connect()
+    since = _parse_since(args.since) if args.since else 0.0
+    records = [r for r in repo.list_inbound(since) if not args.reason or r.reason == args.reason]
+    if args.json:
+        print(json.dumps([outcome_dict(r) for r in records], indent=2))
+        return 0
+    for r in records:
+        print(f"{_iso(r.received_at)}  {r.status.value:<11} {r.reason:<28} {r.matched_by or '-':<13} {r.s3_key}")
+    return 0
+
+
+def _parse_since(value: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if value[-1:] in units and value[:-1].isdigit():
+        return time.time() - int(value[:-1]) * units[value[-1]]
+    return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from emailpipe.local.stack import sent_emails
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint or not _is_local_endpoint():
+        print("outbox reads the local stack's SES: set AWS_ENDPOINT_URL to the `emailpipe local` address", file=sys.stderr)
+        return 2
+    emails = sent_emails(endpoint)
+    if args.json:
+        print(json.dumps(emails, indent=2))
+        return 0
+    for number, mail in enumerate(emails, 1):
+        print(f"--- email {number} to {', '.join(mail['destinations'] or [])}")
+        print(mail["raw"])
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from emailpipe.mail.parse import parse_report
+
+    raw = Path(args.file).read_bytes() if args.file else sys.stdin.buffer.read()
+    print(json.dumps(parse_report(raw), ensure_ascii=False))
+    return 0
+
+
+def cmd_reply(args: argparse.Namespace) -> int:
+    from emailpipe.domain.reply import extract_from_message, extract_reply, html_to_reply_text
+    from emailpipe.mail.parse import parse_email
+
+    raw = sys.stdin.buffer.read()
+    if args.kind == "eml":
+        parsed = parse_email(raw)
+        text = extract_from_message(parsed.text, parsed.html)
+    else:
+        decoded = raw.decode("utf-8", errors="replace")
+        text = extract_reply(decoded) if args.kind == "body" else html_to_reply_text(decoded)
+    sys.stdout.write(text + ("\n" if text and not text.endswith("\n") else ""))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from emailpipe.local.demo import run_demo
+
+    return run_demo()
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="emailpipe", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("local", help="run the embedded AWS, provisioned from template.yaml, with the triggers")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=cmd_local)
+
+    p = sub.add_parser("demo", help="run the whole story on an in-process local stack")
+    p.set_defaults(func=cmd_demo)
+
+    dept = sub.add_parser("department", help="departments").add_subparsers(dest="action", required=True)
+    p = dept.add_parser("add")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_department_add)
+
+    agent = sub.add_parser("agent", help="agents and admins").add_subparsers(dest="action", required=True)
+    p = agent.add_parser("add")
+    p.add_argument("email")
+    p.add_argument("--name", required=True)
+    p.add_argument("--department", action="append")
+    p.add_argument("--admin", action="store_true")
+    p.set_defaults(func=cmd_agent_add)
+
+    user = sub.add_parser("user", help="chat users").add_subparsers(dest="action", required=True)
+    p = user.add_parser("add")
+    p.add_argument("email")
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=cmd_user_add)
+
+    p = sub.add_parser("presence", help="set an agent online or offline")
+    p.add_argument("email")
+    p.add_argument("state", choices=["online", "offline"])
+    p.set_defaults(func=cmd_presence)
+
+    settings = sub.add_parser("settings", help="product settings").add_subparsers(dest="action", required=True)
+    p = settings.add_parser("set")
+    p.add_argument("key")
+    p.add_argument("value")
+    p.set_defaults(func=cmd_settings_set)
+    p = settings.add_parser("show")
+    p.set_defaults(func=cmd_settings_show)
+
+    conv = sub.add_parser("conversation", help="conversations").add_subparsers(dest="action", required=True)
+    p = conv.add_parser("open")
+    p.add_argument("--user", required=True)
+    p.add_argument("--department")
+    p.add_argument("--subject")
+    p.set_defaults(func=cmd_conversation_open)
+    p = conv.add_parser("show")
+    p.add_argument("conversation")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_conversation_show)
+
+    msg = sub.add_parser("message", help="chat messages").add_subparsers(dest="action", required=True)
+    p = msg.add_parser("post")
+    p.add_argument("conversation")
+    p.add_argument("--from", dest="sender", required=True, help="an email address, or 'bot'")
+    p.add_argument("--text", required=True)
+    p.add_argument("--attach", action="append", default=[])
+    p.set_defaults(func=cmd_message_post)
+
+    p = sub.add_parser("inbound", help="deliver a raw email as SES would")
+    p.add_argument("file", help="an .eml file, or - for stdin")
+    p.add_argument("--wait", action="store_true", help="wait for and print the recorded outcome")
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.set_defaults(func=cmd_inbound)
+
+    p = sub.add_parser("inbound-log", help="the recorded outcome of every inbound email")
+    p.add_argument("--since", help="e.g. 1h, 30m, or an ISO time (UTC)")
+    p.add_argument("--reason")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_inbound_log)
+
+    p = sub.add_parser("outbox", help="local mode: the emails SES has sent")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_outbox)
+
+    p = sub.add_parser("parse", help="parse a raw email and print what the inbound function would see")
+    p.add_argument("file", nargs="?")
+    p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("reply", help="print the extracted reply text of a message on stdin")
+    p.add_argument("--kind", choices=["eml", "body", "html"], default="eml")
+    p.set_defaults(func=cmd_reply)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `emailpipe` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except EmailpipeError as exc:
+        print(f"emailpipe: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(exc, ClientError | BotoCoreError):
+            print(f"emailpipe: AWS error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""Domain errors; names end in Error."""
+
+from __future__ import annotations
+
+
+class EmailpipeError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class NotFoundError(EmailpipeError):
+    """A person, department or conversation does not exist."""
+
+
+class AlreadyExistsError(EmailpipeError):
+    """A person or department with that key exists already."""
+
+
+class InvalidInputError(EmailpipeError):
+    """A caller passed something the product does not accept."""
+
+
+class RejectedError(EmailpipeError):
+    """An inbound email is not posted; `reason` is the recorded reason code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail

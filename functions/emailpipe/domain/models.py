@@ -1,0 +1,123 @@
+"""The domain's records as plain dataclasses: what the store reads and writes and the logic reasons about."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """Who wrote a message or who a person is."""
+
+    USER = "user"
+    AGENT = "agent"
+    ADMIN = "admin"
+    BOT = "bot"
+
+    @property
+    def is_staff(self) -> bool:
+        """Agents and admins answer conversations."""
+        return self in (Role.AGENT, Role.ADMIN)
+
+
+class Source(StrEnum):
+    """Where a message came from."""
+
+    CHAT = "chat"
+    EMAIL = "email"
+    BOT = "bot"
+
+
+class Outcome(StrEnum):
+    """The recorded result of one inbound email."""
+
+    STORED = "stored"
+    REJECTED = "rejected"
+    QUARANTINED = "quarantined"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A user, agent or admin, identified by their (unique, lower-case) email address."""
+
+    email: str
+    name: str
+    role: Role
+    departments: tuple[str, ...] = ()
+    online: bool = False
+    last_seen: float = 0.0
+    bouncing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """A group of agents that a conversation can be routed to."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A chat conversation between one user and the support team."""
+
+    id: str
+    user_email: str
+    subject: str = ""
+    department: str | None = None
+    assigned_agent: str | None = None
+    status: str = "open"
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentRef:
+    """An attachment stored in S3 beside a message."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    s3_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message."""
+
+    id: str
+    conversation_id: str
+    author_email: str | None
+    author_role: Role
+    text: str
+    source: Source
+    created_at: float
+    attachments: tuple[AttachmentRef, ...] = ()
+    email_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Product settings an admin can change at run time."""
+
+    delimiter: bool = True
+    convert_all_emails: bool = False
+    human_takeover: bool = False
+    offline_after_seconds: int = 300
+
+    KEYS = ("delimiter", "convert_all_emails", "human_takeover", "offline_after_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecord:
+    """The outcome of one inbound email, keyed by its S3 object."""
+
+    s3_key: str
+    status: Outcome
+    reason: str
+    received_at: float
+    matched_by: str | None = None
+    conversation_id: str | None = None
+    message_id: str | None = None
+    sender_hash: str | None = None
+    email_message_id: str | None = None
+    details: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,84 @@
+"""Inbound Lambda: SQS batch of S3 'object created' events -> one recorded outcome per email."""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import cache
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from emailpipe.config import get_config
+from emailpipe.domain.models import InboundRecord, Outcome
+from emailpipe.inbound.logic import InboundContext, process_email
+from emailpipe.mail.parse import MAX_EMAIL_BYTES
+from emailpipe.observability import count_with_reason, logger, metrics
+from emailpipe.store import blobs, keys, repo
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def _context() -> InboundContext:
+    config = get_config()
+    repo.configure(config.table_name)
+    return InboundContext(
+        piping_address=config.piping_address,
+        attachment_prefix=config.attachment_prefix,
+        keys=lambda: keys.token_keys(config.token_secret_id),
+        put_attachment=lambda key, data, content_type: blobs.put_object(config.mail_bucket, key, data, content_type),
+        clock=time.time,
+    )
+
+
+def handle_s3_object(bucket: str, key: str) -> InboundRecord:
+    """Process one stored email; the same function serves the Lambda, `emailpipe redrive` and the local stack."""
+    ctx = _context()
+    logger.append_keys(s3_key=key)
+    try:
+        raw = blobs.read_object(bucket, key, MAX_EMAIL_BYTES)
+    except blobs.TooLargeError as exc:
+        record = InboundRecord(
+            s3_key=key, status=Outcome.REJECTED, reason="too_large", received_at=ctx.clock(),
+            details={"size": str(exc.size)},
+        )
+        repo.record_outcome(record)
+    else:
+        record = process_email(raw, key, ctx)
+    _count(record)
+    logger.info(
+        "inbound email processed",
+        extra={"status": record.status.value, "reason": record.reason, "matched_by": record.matched_by,
+               "conversation_id": record.conversation_id, "sender": record.sender_hash},
+    )
+    return record
+
+
+def _count(record: InboundRecord) -> None:
+    metrics.add_metric(name="EmailsReceived", unit=MetricUnit.Count, value=1)
+    if record.status is Outcome.STORED:
+        metrics.add_metric(name="MessagesStored", unit=MetricUnit.Count, value=1)
+        return
+    name = "EmailsRejected" if record.status is Outcome.REJECTED else "EmailsQuarantined"
+    count_with_reason(name, record.reason)
+
+
+def _record_handler(record: SQSRecord) -> None:
+    body: dict[str, Any] = json.loads(record.body)
+    if body.get("Event") == "s3:TestEvent":
+        return
+    for s3_record in body.get("Records", []):
+        s3 = s3_record["s3"]
+        handle_s3_object(s3["bucket"]["name"], unquote_plus(s3["object"]["key"]))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Entry point: a failed email is reported alone and retried by SQS, then dead-lettered."""
+    return process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)

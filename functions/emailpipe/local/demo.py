@@ -1,0 +1,141 @@
+"""`emailpipe demo`: the whole story on an in-process local stack, printed as a transcript."""
+
+from __future__ import annotations
+
+import os
+from email import message_from_string, policy
+from typing import Any
+
+from emailpipe.local.mailclient import new_email, reply_to, text_of
+from emailpipe.local.stack import LocalStack, sent_emails
+
+
+def _say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def _show_email(mail: dict[str, Any]) -> None:
+    parsed = message_from_string(mail["raw"], policy=policy.default)
+    _say(f"    To: {parsed['To']}")
+    _say(f"    From: {parsed['From']}")
+    _say(f"    Reply-To: {parsed['Reply-To']}")
+    _say(f"    Subject: {parsed['Subject']}")
+    _say(f"    Message-ID: {parsed['Message-ID']}")
+    if parsed["References"]:
+        _say(f"    References: {parsed['References']}")
+    for line in text_of(mail["raw"]).strip().splitlines():
+        _say(f"    | {line}")
+
+
+def run_demo() -> int:
+    """Run the demo story; 0 when every step behaved as the product promises."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    from emailpipe.chat import ChatApi
+    from emailpipe.cli.main import deliver_raw_email
+    from emailpipe.store import repo
+
+    stack = LocalStack().start()
+    try:
+        assert stack.info is not None and stack.triggers is not None
+        info, triggers = stack.info, stack.triggers
+        repo.configure(info.outputs["TableName"])
+        api = ChatApi(mail_bucket=info.outputs["MailBucketName"])
+        piping = info.outputs["PipingAddress"]
+        seen = 0
+        counts = {"in": 0, "stored": 0, "rejected": 0, "quarantined": 0}
+        problems: list[str] = []
+
+        def new_emails() -> list[dict[str, Any]]:
+            nonlocal seen
+            emails = sent_emails(stack.endpoint)
+            fresh, seen = emails[seen:], len(emails)
+            return fresh
+
+        def pipe(raw: bytes, label: str, expect: str) -> Any:
+            key = deliver_raw_email(info, raw)
+            triggers.drain()
+            record = repo.get_inbound(key)
+            counts["in"] += 1
+            status = record.status.value if record else "missing"
+            counts[status] = counts.get(status, 0) + 1
+            reason = record.reason if record else "-"
+            _say(f"  inbound  {label}: {status} ({reason})")
+            if status != expect:
+                problems.append(f"{label}: expected {expect}, got {status} ({reason})")
+            return record
+
+        _say(f"emailpipe demo: local AWS at {stack.endpoint}, stack {info.stack_name}, piping address {piping}")
+        _say()
+        _say("1. The chat application sets up a department, two agents and a user")
+        api.add_department("Billing")
+        api.add_agent("alice@agents.example", "Alice Agent", ["Billing"])
+        api.add_agent("bob@agents.example", "Bob Agent", ["Billing"])
+        api.add_user("carol@customer.example", "Carol Customer")
+        api.set_presence("alice@agents.example", True)
+        api.set_presence("bob@agents.example", False)
+        _say("   Billing: alice@agents.example (online), bob@agents.example (offline); user carol@customer.example")
+        conversation = api.open_conversation("carol@customer.example", "Billing", "Invoice 1042 is wrong")
+        _say(f"   conversation {conversation.id} opened for Carol in Billing")
+        _say()
+
+        _say("2. Carol writes in the chat; only the offline agent is emailed")
+        api.post_message(conversation.id, "carol@customer.example", "Hello, invoice 1042 charges me twice. Can you fix it?")
+        triggers.drain()
+        to_bob = [m for m in new_emails() if "bob@agents.example" in (m["destinations"] or [])]
+        for mail in to_bob:
+            _say("  email out:")
+            _show_email(mail)
+        if len(to_bob) != 1:
+            problems.append(f"expected one email to Bob, got {len(to_bob)}")
+        _say()
+
+        _say("3. Bob answers by replying to that email from his mail client")
+        answer = "Hi Carol,\n\nsorry about that: I have refunded the second charge.\nIt shows within 3 days.\n\nBob"
+        pipe(reply_to(to_bob[0]["raw"], "bob@agents.example", "Bob Agent", answer), "Bob's reply", "stored")
+        to_carol = [m for m in new_emails() if "carol@customer.example" in (m["destinations"] or [])]
+        for mail in to_carol:
+            _say("  email out:")
+            _show_email(mail)
+        if len(to_carol) != 1:
+            problems.append(f"expected one email to Carol, got {len(to_carol)}")
+        _say()
+
+        _say("4. Carol replies to her email; Bob gets it in the same thread")
+        pipe(
+            reply_to(to_carol[0]["raw"], "carol@customer.example", "Carol Customer", "Thank you, that was quick!"),
+            "Carol's reply",
+            "stored",
+        )
+        for mail in new_emails():
+            _say("  email out:")
+            _show_email(mail)
+        _say()
+
+        _say("5. Mail that must not become a chat message")
+        forged = reply_to(to_bob[0]["raw"], "mallory@attacker.example", "Bob Agent", "Please send the refund to me.")
+        pipe(forged, "a stranger replying with Bob's notification", "rejected")
+        pipe(
+            new_email("dave@somewhere.example", "Dave", piping, "Hello?", "Is anybody there?"),
+            "a new email with no conversation token",
+            "rejected",
+        )
+        _say()
+
+        _say("6. The conversation as the chat shows it")
+        for message in api.conversation(conversation.id)[1]:
+            author = message.author_email or "bot"
+            first = (message.text or "").strip().splitlines()[0] if message.text.strip() else ""
+            _say(f"   {author:<24} via {message.source.value:<5} {first}")
+        _say()
+
+        out = len(sent_emails(stack.endpoint))
+        for problem in problems:
+            _say(f"PROBLEM: {problem}")
+        _say(
+            f"demo: {counts['in']} emails in, {counts['stored']} stored, {counts['rejected']} rejected, "
+            f"{out} emails out"
+        )
+        return 1 if problems else 0
+    finally:
+        stack.stop()

@@ -1,0 +1,450 @@
+"""The embedded local AWS: a moto server provisioned from template.yaml, and the triggers Lambda would run.
+
+The SAM template is transformed with aws-sam-translator and deployed into moto's CloudFormation, so the
+local bucket, table and queues are the ones the template declares. What moto's CloudFormation does not
+implement (the functions themselves, SES, the bucket notification, the secret) is applied here by API
+calls derived from the same template, and the two triggers are emulated by polling: the inbound queue
+feeds the real inbound handler, the table's stream feeds the real notifier handler.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emailpipe.aws import client, reset_clients
+
+REGION = "us-east-1"
+DEFAULT_STACK = "emailpipe"
+TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+
+# Resource types moto's CloudFormation creates for real; everything else is applied by `_apply_extras` or
+# emulated (functions and their triggers).
+_MOTO_TYPES = {"AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::SNS::Topic"}
+
+
+def local_credentials() -> None:
+    """Dummy credentials and a region for talking to the embedded server (never a real account)."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """template.yaml as plain JSON-able data (intrinsic functions in their long form)."""
+    from cfnlint.decode import cfn_yaml
+
+    return json.loads(json.dumps(cfn_yaml.load(str(path))))
+
+
+def transform_template(template: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The SAM template transformed to plain CloudFormation, as `sam deploy` would submit it."""
+    from samtranslator.translator.transform import transform
+
+    class _NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    template = json.loads(json.dumps(template))
+    # A local CodeUri is uploaded by `sam deploy`; the transform needs an S3 location in its place.
+    placeholder = "s3://local-placeholder/code.zip"
+    template.get("Globals", {}).get("Function", {})["CodeUri"] = placeholder
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function" and "CodeUri" in resource.get("Properties", {}):
+            resource["Properties"]["CodeUri"] = placeholder
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    return transform(template, parameters or {}, _NoManagedPolicies())
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids a template node refers to (Ref, GetAtt, Sub, DependsOn)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) else str(value).split(".")[0]
+                found.add(target)
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                for part in str(text).split("${")[1:]:
+                    found.add(part.split("}")[0].split(".")[0])
+                if isinstance(value, list):
+                    found |= _references(value[1])
+            else:
+                found |= _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    return found
+
+
+def local_template(transformed: dict[str, Any]) -> dict[str, Any]:
+    """The part of the transformed template that moto's CloudFormation deploys (and the outputs it can resolve)."""
+    transformed = json.loads(json.dumps(transformed))
+    resources = {k: v for k, v in transformed["Resources"].items() if v["Type"] in _MOTO_TYPES}
+    dropped = set(transformed["Resources"]) - set(resources)
+    for resource in resources.values():
+        # Properties moto ignores or cannot resolve once their targets are dropped are applied by API instead.
+        resource.pop("DependsOn", None)
+        resource.get("Properties", {}).pop("NotificationConfiguration", None)
+    outputs = {k: v for k, v in transformed.get("Outputs", {}).items() if not (_references(v) & dropped)}
+    return {**transformed, "Resources": resources, "Outputs": outputs}
+
+
+@dataclass(frozen=True, slots=True)
+class StackInfo:
+    """What the CLI and the functions need to know of a deployed stack (local or real)."""
+
+    stack_name: str
+    outputs: dict[str, str]
+
+    def env(self) -> dict[str, str]:
+        """The environment variables template.yaml gives the functions."""
+        o = self.outputs
+        return {
+            "TABLE_NAME": o["TableName"],
+            "MAIL_BUCKET": o["MailBucketName"],
+            "INBOUND_PREFIX": o.get("InboundPrefix", "inbound/"),
+            "PIPING_ADDRESS": o["PipingAddress"],
+            "BRAND_NAME": o.get("BrandName", "AiX"),
+            "TOKEN_SECRET_ID": o["TokenSecretName"],
+        }
+
+
+def describe_stack(stack_name: str = DEFAULT_STACK) -> StackInfo:
+    """Resolve names from the stack's outputs, the same way on a real account as on the local stack."""
+    stack = client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    return StackInfo(stack_name, {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])})
+
+
+def provision(stack_name: str = DEFAULT_STACK, parameters: dict[str, str] | None = None) -> StackInfo:
+    """Deploy template.yaml into the moto server at AWS_ENDPOINT_URL and apply what moto leaves out."""
+    template = load_template()
+    params = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
+    params.update(parameters or {})
+    transformed = transform_template(template, params)
+    cfn = client("cloudformation")
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(local_template(transformed)),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    }
+    _apply_extras(transformed, stack_name, params, physical)
+    return describe_stack(stack_name)
+
+
+def _queue_arn(queue_url: str) -> str:
+    attributes = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])
+
+
+def _apply_extras(transformed: dict[str, Any], stack: str, params: dict[str, str], physical: dict[str, str]) -> None:
+    resources = transformed["Resources"]
+    for logical, resource in resources.items():
+        props = resource.get("Properties", {})
+        kind = resource["Type"]
+        if kind == "AWS::SecretsManager::Secret":
+            name = str(props.get("Name", {}).get("Fn::Sub", f"{stack}/{logical}")).replace("${AWS::StackName}", stack)
+            client("secretsmanager").create_secret(Name=name, SecretString=secrets.token_urlsafe(48))
+        elif kind == "AWS::SES::EmailIdentity":
+            client("ses").verify_domain_identity(Domain=params["MailDomain"])
+        elif kind == "AWS::S3::Bucket" and "NotificationConfiguration" in props:
+            queues = []
+            for config in props["NotificationConfiguration"].get("QueueConfigurations", []):
+                target = config["Queue"]["Fn::GetAtt"][0]
+                queues.append(
+                    {
+                        "QueueArn": _queue_arn(physical[target]),
+                        "Events": [config["Event"]],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": params["InboundPrefix"]}]}},
+                    }
+                )
+            client("s3").put_bucket_notification_configuration(
+                Bucket=physical[logical], NotificationConfiguration={"QueueConfigurations": queues}
+            )
+    rule_set = f"{stack}-inbound"
+    ses = client("ses")
+    ses.create_receipt_rule_set(RuleSetName=rule_set)
+    ses.create_receipt_rule(
+        RuleSetName=rule_set,
+        Rule={
+            "Name": f"{stack}-store-in-s3",
+            "Enabled": True,
+            "ScanEnabled": True,
+            "TlsPolicy": "Require",
+            "Recipients": [params["PipingAddress"]],
+            "Actions": [{"S3Action": {"BucketName": physical["MailBucket"], "ObjectKeyPrefix": params["InboundPrefix"]}}],
+        },
+    )
+
+
+# ---------------------------------------------------------------- triggers
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes of a Lambda context object that powertools reads."""
+
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    @property
+    def invoked_function_arn(self) -> str:
+        """The function ARN."""
+        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Plenty."""
+        return 60_000
+
+
+def _matches(pattern: Any, value: Any) -> bool:
+    """EventBridge-style filter matching, for the subset the template's FilterCriteria use."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(_matches(p, value.get(k)) for k, p in pattern.items())
+    if isinstance(pattern, list):
+        return value in pattern
+    return bool(pattern == value)
+
+
+class Triggers:
+    """Runs the two event sources as Lambda would, calling the real handler functions in this process."""
+
+    def __init__(self, info: StackInfo, visibility_timeout: int = 2, max_stream_retries: int = 5) -> None:
+        self.info = info
+        self.visibility_timeout = visibility_timeout
+        self.max_stream_retries = max_stream_retries
+        self._iterators: dict[str, str] = {}
+        self._stream_arn: str | None = None
+        self._filters: list[dict[str, Any]] | None = None
+        self._lock = threading.Lock()
+        os.environ.update(info.env())
+        os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "emailpipe")
+        from emailpipe.config import get_config
+
+        get_config.cache_clear()
+        from emailpipe.inbound import handler as inbound_handler
+        from emailpipe.notifier import handler as notifier_handler
+        from emailpipe.store import keys
+
+        inbound_handler._context.cache_clear()
+        notifier_handler._context.cache_clear()
+        keys.reset()
+        self._inbound = inbound_handler.lambda_handler
+        self._notifier = notifier_handler.lambda_handler
+
+    def _stream_filters(self) -> list[dict[str, Any]]:
+        if self._filters is None:
+            transformed = load_template()
+            event = transformed["Resources"]["NotifierFunction"]["Properties"]["Events"]["MessageWritten"]
+            filters = event["Properties"].get("FilterCriteria", {}).get("Filters", [])
+            self._filters = [json.loads(f["Pattern"]) for f in filters]
+        return self._filters
+
+    def pump_inbound(self) -> int:
+        """Deliver waiting S3 notifications to the inbound handler; the number of SQS messages handled."""
+        sqs = client("sqs")
+        url = self.info.outputs["InboundQueueUrl"]
+        arn = _queue_arn(url)
+        handled = 0
+        while True:
+            response = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=self.visibility_timeout,
+                AttributeNames=["All"],
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                return handled
+            event = {
+                "Records": [
+                    {
+                        "messageId": m["MessageId"],
+                        "receiptHandle": m["ReceiptHandle"],
+                        "body": m["Body"],
+                        "attributes": m.get("Attributes", {}),
+                        "messageAttributes": {},
+                        "md5OfBody": m.get("MD5OfBody", ""),
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": arn,
+                        "awsRegion": REGION,
+                    }
+                    for m in messages
+                ]
+            }
+            result = self._inbound(event, FakeLambdaContext("InboundFunction"))
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            for m in messages:
+                if m["MessageId"] not in failed:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            handled += len(messages) - len(failed)
+            if failed:
+                return handled
+
+    def pump_stream(self) -> int:
+        """Deliver new stream records (those the template's filter admits) to the notifier; records handled."""
+        streams = client("dynamodbstreams")
+        if self._stream_arn is None:
+            table = client("dynamodb").describe_table(TableName=self.info.outputs["TableName"])["Table"]
+            self._stream_arn = table["LatestStreamArn"]
+        shards = streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
+        handled = 0
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = streams.get_shard_iterator(
+                    StreamArn=self._stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            response = streams.get_records(ShardIterator=self._iterators[shard_id], Limit=25)
+            self._iterators[shard_id] = response["NextShardIterator"]
+            records = [dict(r, eventSourceARN=self._stream_arn) for r in response.get("Records", [])]
+            records = [r for r in records if any(_matches(f, r) for f in self._stream_filters())]
+            if records:
+                self._invoke_notifier(records)
+                handled += len(records)
+        return handled
+
+    def _invoke_notifier(self, records: list[dict[str, Any]]) -> None:
+        pending = records
+        for _attempt in range(self.max_stream_retries + 1):
+            result = self._notifier({"Records": _jsonable(pending)}, FakeLambdaContext("NotifierFunction"))
+            failed = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+            if not failed:
+                return
+            # Like Lambda: retry from the first failed record onward.
+            first = next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] == failed[0])
+            pending = pending[first:]
+            time.sleep(0.05)
+        client("sqs").send_message(
+            QueueUrl=self.info.outputs["NotifierDeadLetterQueueUrl"],
+            MessageBody=json.dumps(
+                {
+                    "requestContext": {"condition": "RetryAttemptsExhausted"},
+                    "DDBStreamBatchInfo": {
+                        "streamArn": self._stream_arn,
+                        "startSequenceNumber": pending[0]["dynamodb"]["SequenceNumber"],
+                        "endSequenceNumber": pending[-1]["dynamodb"]["SequenceNumber"],
+                        "batchSize": len(pending),
+                    },
+                }
+            ),
+        )
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Run both triggers until neither has anything left (what a test or the demo waits for)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while time.monotonic() < deadline:
+                if not (self.pump_inbound() + self.pump_stream()):
+                    return
+
+    def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:
+        """Poll both triggers until `stop` is set."""
+        while not stop.is_set():
+            try:
+                self.drain()
+            except Exception as exc:  # noqa: BLE001 - keep the local stack alive; the error is shown
+                print(f"local trigger error: {type(exc).__name__}: {exc}", flush=True)
+            stop.wait(interval)
+
+
+def _jsonable(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stream records as Lambda delivers them: JSON (datetimes as epoch seconds)."""
+
+    def default(value: Any) -> Any:
+        if hasattr(value, "timestamp"):
+            return int(value.timestamp())
+        if isinstance(value, bytes):
+            return base64.b64encode(value).decode("ascii")
+        raise TypeError(type(value).__name__)
+
+    return json.loads(json.dumps(records, default=default))
+
+
+# ---------------------------------------------------------------- the server
+
+
+class LocalStack:
+    """A moto server on 127.0.0.1 with the stack deployed into it."""
+
+    def __init__(self, port: int | None = None, stack_name: str = DEFAULT_STACK) -> None:
+        self.port = port or free_port()
+        self.stack_name = stack_name
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._server: Any = None
+        self.info: StackInfo | None = None
+        self.triggers: Triggers | None = None
+
+    def start(self, parameters: dict[str, str] | None = None) -> LocalStack:
+        """Start the server, point this process at it, deploy the stack and prepare the triggers."""
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        # werkzeug logs every request to stderr; the transcript and test output should not drown in it.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        local_credentials()
+        reset_clients()
+        self.info = provision(self.stack_name, parameters)
+        self.triggers = Triggers(self.info)
+        return self
+
+    def reset(self, parameters: dict[str, str] | None = None) -> StackInfo:
+        """Empty every service and deploy the stack again (fresh state between tests)."""
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10)  # noqa: S310 - loopback
+        reset_clients()
+        self.info = provision(self.stack_name, parameters)
+        self.triggers = Triggers(self.info)
+        return self.info
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def sent_emails(endpoint: str) -> list[dict[str, Any]]:
+    """The emails the local SES has accepted, oldest first: {"id", "source", "destinations", "raw"}."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{endpoint.rstrip('/')}/moto-api/data.json", timeout=30) as response:  # noqa: S310
+        data = json.loads(response.read())
+    messages = data.get("ses", {}).get("RawMessage", [])
+    return [
+        {"id": m.get("id"), "source": m.get("source"), "destinations": m.get("destinations"), "raw": m.get("raw_data")}
+        for m in messages
+    ]

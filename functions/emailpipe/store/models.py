@@ -1,0 +1,167 @@
+"""PynamoDB models of the single emailpipe table: every entity shares pk/sk and one global index.
+
+| entity       | pk                  | sk                         | gsi1pk            | gsi1sk        |
+|--------------|---------------------|----------------------------|-------------------|---------------|
+| person       | PERSON#<email>      | PROFILE                    | ROLE#<role>       | <email>       |
+| department   | DEPT#<name lower>   | DEPT                       | DEPARTMENTS       | <name>        |
+| conversation | CONV#<id>           | META                       | USER#<email>      | <created iso> |
+| message      | CONV#<id>           | MSG#<created>#<message id> | -                 | -             |
+| thread       | CONV#<id>           | THREAD#<recipient email>   | -                 | -             |
+| delivery     | DELIVERY#<msg id>   | TO#<recipient email>       | -                 | -             |
+| settings     | SETTINGS            | GLOBAL                     | -                 | -             |
+| inbound      | INBOUND#<s3 key>    | OUTCOME                    | INBOUND           | <received iso>|
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+
+class Gsi1(GlobalSecondaryIndex):
+    """The one secondary index: people by role, conversations by user, inbound outcomes by time."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Item(Model):
+    """Base of every entity; `configure()` points all of them at the table."""
+
+    class Meta:
+        table_name = "emailpipe"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entity = UnicodeAttribute()
+
+
+class IndexedItem(Item):
+    """An entity that also appears in gsi1."""
+
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi1 = Gsi1()
+
+
+class PersonItem(IndexedItem):
+    """A user, agent or admin."""
+
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    departments = ListAttribute(of=UnicodeAttribute, default=list)
+    online = BooleanAttribute(default=False)
+    last_seen = NumberAttribute(default=0)
+    bouncing = BooleanAttribute(default=False)
+    created_at = NumberAttribute(default=0)
+
+
+class DepartmentItem(IndexedItem):
+    """A department."""
+
+    name = UnicodeAttribute()
+
+
+class ConversationItem(IndexedItem):
+    """A conversation's header."""
+
+    id = UnicodeAttribute()
+    user_email = UnicodeAttribute()
+    subject = UnicodeAttribute(default="")
+    department = UnicodeAttribute(null=True)
+    assigned_agent = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="open")
+    created_at = NumberAttribute(default=0)
+
+
+class AttachmentMap(MapAttribute):
+    """An attachment kept in S3."""
+
+    filename = UnicodeAttribute()
+    content_type = UnicodeAttribute()
+    size = NumberAttribute()
+    sha256 = UnicodeAttribute()
+    s3_key = UnicodeAttribute()
+
+
+class MessageItem(Item):
+    """A chat message; its INSERT on the stream drives the notifier."""
+
+    id = UnicodeAttribute()
+    conversation_id = UnicodeAttribute()
+    author_email = UnicodeAttribute(null=True)
+    author_role = UnicodeAttribute()
+    text = UnicodeAttribute(default="")
+    source = UnicodeAttribute()
+    created_at = NumberAttribute()
+    attachments = ListAttribute(of=AttachmentMap, default=list)
+    email_message_id = UnicodeAttribute(null=True)
+
+
+class ThreadItem(Item):
+    """The Message-IDs of the notifications one recipient got in one conversation, oldest first."""
+
+    message_ids = ListAttribute(of=UnicodeAttribute, default=list)
+
+
+class DeliveryItem(Item):
+    """One (message, recipient) notification; its conditional creation makes each send happen once."""
+
+    status = UnicodeAttribute()
+    conversation_id = UnicodeAttribute()
+    mail_message_id = UnicodeAttribute(null=True)
+    ses_message_id = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    updated_at = NumberAttribute(default=0)
+
+
+class SettingsItem(Item):
+    """Product settings."""
+
+    delimiter = BooleanAttribute(default=True)
+    convert_all_emails = BooleanAttribute(default=False)
+    human_takeover = BooleanAttribute(default=False)
+    offline_after_seconds = NumberAttribute(default=300)
+
+
+class InboundItem(IndexedItem):
+    """The outcome of one inbound email."""
+
+    s3_key = UnicodeAttribute()
+    status = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    received_at = NumberAttribute()
+    matched_by = UnicodeAttribute(null=True)
+    conversation_id = UnicodeAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)
+    sender_hash = UnicodeAttribute(null=True)
+    email_message_id = UnicodeAttribute(null=True)
+    details = MapAttribute(default=dict)
+    attempts = NumberAttribute(default=1)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    Item,
+    IndexedItem,
+    PersonItem,
+    DepartmentItem,
+    ConversationItem,
+    MessageItem,
+    ThreadItem,
+    DeliveryItem,
+    SettingsItem,
+    InboundItem,
+)
