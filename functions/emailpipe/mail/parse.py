@@ -1,0 +1,556 @@
+"""MIME in: turn the raw bytes of an inbound email into a ParsedEmail (pure Python, no AWS).
+
+Design. The message is parsed ONCE, by the standard library's compat32 parser (`email.message_from_bytes`,
+the same parser mail-parser itself calls); mail-parser's `MailParser` is then built on that same tree, so
+the bytes are never parsed twice. What each field comes from, and why:
+
+* Addresses (From, To, Cc, Reply-To) and Date: mail-parser first. Its address lexer decodes RFC 2047
+  display names in context and its date parser copes with many broken dates. It drops addresses without an
+  `@` and everything after the first header of a name, so the stdlib `getaddresses` over every raw header
+  fills the gaps (defect `address_recovered:<header>`).
+* Headers, Subject, Message-ID, In-Reply-To, References: our own decoder over `raw_items()` (mail-parser
+  adds nothing there but keeps folds and returns undecodable 8-bit bytes as `\\udcXX` escapes).
+* Bodies and attachments: our own iterative walk of the stdlib tree, which is authoritative. mail-parser
+  decodes unknown charsets to U+FFFD, puts parts with no filename and no Content-ID in `text_not_managed`,
+  and hands attachments back as base64 text; the walk keeps the real bytes, decodes text with
+  charset-normalizer when the label is wrong, and names untyped parts.
+
+Byte-level repairs and limits run before parsing (see mime_raw), because the stdlib parser is recursive
+and costs about 20 us per part: the size is checked first (too_large), then the header section
+(headers_too_large over MAX_HEADER_BYTES); a `boundary=` folded mid-value is unfolded; multiparts nested
+deeper than MAX_DEPTH are neutralised and attached messages past the MAX_DEPTH-th are kept as opaque
+parts (defect too_deep); and the message is cut after MAX_DELIMITER_LINES `--` lines (too_many_parts).
+
+Cost, measured by benchmarks/bench_parse.py: the whole of parse_email (compat32 parse + mail-parser +
+walk + decoding) takes less CPU than `email.message_from_bytes(raw, policy=policy.default)` alone, since
+the compat32 parse is about four times cheaper than the default policy's; mail-parser is about a quarter
+of our total.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import logging
+import mimetypes
+import re
+from collections import Counter
+from dataclasses import dataclass
+from email.message import Message
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
+
+import mailparser
+
+from emailpipe.domain.reply import extract_from_message
+from emailpipe.mail.mime_raw import (
+    DEPTH_LIMITED_MESSAGE,
+    DEPTH_LIMITED_PARAM,
+    header_block_length,
+    limit_message_nesting,
+    limit_nesting,
+    repair_folded_boundaries,
+    truncate_parts,
+)
+from emailpipe.mail.mime_text import (
+    clean_line,
+    decode_bytes,
+    decode_header_value,
+    decode_words,
+    encoded_word_charsets,
+    html_meta_charset,
+    lookup,
+    undo_surrogates,
+)
+
+MAX_EMAIL_BYTES = 40 * 1024 * 1024  # SES maximum
+MAX_DEPTH = 50
+MAX_PARTS = 1000
+MAX_HEADER_BYTES = 256 * 1024
+# Delimiter lines kept before the rest is cut off: several per kept part, since not every `--` line is one.
+MAX_DELIMITER_LINES = 5 * MAX_PARTS
+MAX_FILENAME = 200
+
+_log = logging.getLogger(__name__)
+# mail-parser logs a warning for every part type it does not handle: noise on each ordinary message.
+logging.getLogger("mailparser").setLevel(logging.ERROR)
+
+_DEPTH_PARAM = DEPTH_LIMITED_PARAM.decode()
+_MSG_ID = re.compile(r"<[^<>\s]*>")
+_GUESS_DELIMITER = re.compile(r"^--([^\s]{1,200}?)[ \t]*\r?\n(?=[A-Za-z][A-Za-z0-9-]*[ \t]*:)", re.MULTILINE)
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069<>:\"|?*]")
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One mailbox: display name and address (domain lower-cased; may lack '@' only if the original did)."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One attachment with its decoded bytes."""
+
+    filename: str
+    content_type: str
+    payload: bytes
+    sha256: str
+    size: int
+    content_id: str | None
+    inline: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEmail:
+    """The parts of an inbound email the pipeline uses, and whether it is accepted."""
+
+    status: str
+    reason: str | None
+    sender: Address | None
+    recipients: tuple[Address, ...]
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    reply_to: tuple[Address, ...]
+    subject: str
+    message_id: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    date: str | None
+    headers: tuple[tuple[str, str], ...]
+    text: str | None
+    html: str | None
+    attachments: tuple[Attachment, ...]
+    defects: tuple[str, ...]
+
+
+def _rejected(reason: str, defects: tuple[str, ...] = ()) -> ParsedEmail:
+    """Return an empty rejected ParsedEmail."""
+    return ParsedEmail(
+        status="rejected",
+        reason=reason,
+        sender=None,
+        recipients=(),
+        to=(),
+        cc=(),
+        reply_to=(),
+        subject="",
+        message_id=None,
+        in_reply_to=None,
+        references=(),
+        date=None,
+        headers=(),
+        text=None,
+        html=None,
+        attachments=(),
+        defects=defects,
+    )
+
+
+def parse_email(raw: bytes, *, max_bytes: int = MAX_EMAIL_BYTES) -> ParsedEmail:
+    """Parse raw RFC 822 bytes into a ParsedEmail; rejects rather than raises on bad input."""
+    if len(raw) > max_bytes:
+        return _rejected("too_large")
+    try:
+        if header_block_length(raw) > MAX_HEADER_BYTES:
+            # Header parsing is the slowest per byte (addresses above all); a To of 5,000 people fits in 256 KiB.
+            return _rejected("headers_too_large")
+        return _Parser(bytes(raw)).parse()
+    except RecursionError:
+        # A safety net: multipart and message/rfc822 nesting are both bounded before parsing.
+        return _rejected("too_deep", ("exception:RecursionError",))
+    except Exception as exc:
+        _log.exception("unparseable message")
+        return _rejected("unparseable", (f"exception:{type(exc).__name__}",))
+
+
+def _normalise_address(name: str, addr: str) -> Address | None:
+    """Build an Address with a single-line name and a lower-cased domain, or None when there is no address."""
+    addr = clean_line(addr)
+    if not addr:
+        return None
+    local, at, domain = addr.rpartition("@")
+    if at:
+        addr = f"{local}@{domain.lower()}"
+    name = clean_line(name)
+    return Address(name=name if name != addr else "", email=addr)
+
+
+def sanitize_filename(name: str | None, content_type: str, index: int) -> str:
+    """Return a safe basename for an attachment, generated from the content type when nothing is left."""
+    # Controls are removed, not replaced: a CR/LF or a bidi override inside a name has no business there.
+    name = _UNSAFE_NAME.sub("", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip(" .")
+    if len(name) > MAX_FILENAME:
+        stem, dot, ext = name.rpartition(".")
+        name = stem[: MAX_FILENAME - len(ext) - 1] + dot + ext if dot and len(ext) <= 16 else name[:MAX_FILENAME]
+    if name:
+        return name
+    if content_type == "message/rfc822":
+        ext = ".eml"
+    elif content_type.startswith("message/"):
+        ext = ".txt"
+    else:
+        ext = mimetypes.guess_extension(content_type) or (".txt" if content_type.startswith("text/") else ".bin")
+    return f"attachment-{index}{ext}"
+
+
+class _Parser:
+    """One parse of one message; collects defects as it goes."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.defects: list[str] = []
+        self.texts: list[str] = []
+        self.htmls: list[str] = []
+        self.attachments: list[Attachment] = []
+        # The first charset a body part declared correctly: the best guess for an unlabelled sibling.
+        self.charset_hint: str | None = None
+
+    def defect(self, code: str | None) -> None:
+        """Record a recovery once."""
+        if code and code not in self.defects:
+            self.defects.append(code)
+
+    def parse(self) -> ParsedEmail:
+        """Run every stage and decide accepted or rejected."""
+        raw, folded = repair_folded_boundaries(self.raw)
+        if folded:
+            self.defect("folded_boundary")
+        raw, cut = limit_nesting(raw, MAX_DEPTH)
+        if cut:
+            self.defect("too_deep")
+        raw, cut = limit_message_nesting(raw, MAX_DEPTH)
+        if cut:
+            self.defect("too_deep")
+        raw, cut = truncate_parts(raw, MAX_DELIMITER_LINES)
+        if cut:
+            self.defect("too_many_parts")
+        msg = email.message_from_bytes(raw)
+        mp = self._mailparser(msg)
+        headers = self._headers(msg)
+        first = {}
+        for name, value in headers:
+            first.setdefault(name.lower(), value)
+
+        from_ = self._addresses(msg, mp, "from")
+        to = self._addresses(msg, mp, "to")
+        cc = self._addresses(msg, mp, "cc")
+        reply_to = self._addresses(msg, mp, "reply-to")
+        seen: set[str] = set()
+        recipients = []
+        for address in to + cc:
+            if address.email.lower() not in seen:
+                seen.add(address.email.lower())
+                recipients.append(address)
+
+        self._walk(msg)
+        text = "\n".join(self.texts) if self.texts else None
+        html = "\n".join(self.htmls) if self.htmls else None
+
+        sender = from_[0] if from_ else None
+        status, reason = "accepted", None
+        if sender is None:
+            status, reason = "rejected", "no_sender"
+        elif not (text and text.strip()) and not (html and html.strip()) and not self.attachments:
+            status, reason = "rejected", "no_content"
+
+        refs = first.get("references", "")
+        return ParsedEmail(
+            status=status,
+            reason=reason,
+            sender=sender,
+            recipients=tuple(recipients),
+            to=to,
+            cc=cc,
+            reply_to=reply_to,
+            subject=first.get("subject", ""),
+            message_id=self._msg_id(first.get("message-id")),
+            in_reply_to=self._msg_id(first.get("in-reply-to")),
+            references=tuple(_MSG_ID.findall(refs)) or tuple(refs.split()),
+            date=self._date(mp, first.get("date")),
+            headers=headers,
+            text=text,
+            html=html,
+            attachments=tuple(self.attachments),
+            defects=tuple(self.defects),
+        )
+
+    def _mailparser(self, msg: Message) -> Any:
+        """Run mail-parser on the already-parsed tree; None (with a defect) if it fails."""
+        try:
+            return mailparser.MailParser(msg)
+        except RecursionError:
+            raise
+        except Exception as exc:  # mail-parser is only one source; the stdlib fields remain
+            _log.warning("mail-parser failed: %r", exc)
+            self.defect(f"mailparser_error:{type(exc).__name__}")
+            return None
+
+    def _headers(self, msg: Message) -> tuple[tuple[str, str], ...]:
+        """Return every top-level header in file order, unfolded and decoded."""
+        out = []
+        for name, value in msg.raw_items():
+            if self.charset_hint is None:
+                # A charset the sender's client used in a header is the best guess for an unlabelled body.
+                for charset in encoded_word_charsets(str(value)):
+                    if lookup(charset) not in (None, "ascii", "utf_8"):
+                        self.charset_hint = charset
+                        break
+            name = clean_line(undo_surrogates(name)[0])
+            value, problems = decode_header_value(value)
+            for problem in problems:
+                self.defect(problem)
+            out.append((name, value))
+        return tuple(out)
+
+    def _addresses(self, msg: Message, mp: Any, header: str) -> tuple[Address, ...]:
+        """Return the addresses of a header: mail-parser's, plus any it dropped that the stdlib finds."""
+        result: list[Address] = []
+        seen: set[str] = set()
+
+        def add(name: str, addr: str) -> bool:
+            address = _normalise_address(name, addr)
+            if address is None or address.email.lower() in seen:
+                return False
+            seen.add(address.email.lower())
+            result.append(address)
+            return True
+
+        if mp is not None:
+            for name, addr in _mp_addresses(mp, header):
+                add(name, addr)
+        values = msg.get_all(header) or []
+        if header == "from" and result:
+            return tuple(result)
+        if header == "from":
+            # Only the first From counts: a second one must not become the sender.
+            values = values[:1]
+        try:
+            pairs = getaddresses([undo_surrogates(str(v))[0] for v in values])
+        except RecursionError:
+            # The stdlib recurses once per nested comment paren; a header of "((((..." exhausts the stack.
+            self.defect(f"address_unparseable:{header}")
+            pairs = []
+        for name, addr in pairs:
+            name, problem = decode_words(name)
+            self.defect(problem)
+            if add(name, addr) and mp is not None:
+                self.defect(f"address_recovered:{header}")
+        return tuple(result)
+
+    @staticmethod
+    def _msg_id(value: str | None) -> str | None:
+        """Return the first <msg-id> of a header value, or the trimmed value when it has none."""
+        if not value:
+            return None
+        found = _MSG_ID.search(value)
+        return found.group(0) if found else value.split()[0]
+
+    def _date(self, mp: Any, value: str | None) -> str | None:
+        """Return the Date header as ISO 8601, or None when it cannot be read."""
+        parsed = getattr(mp, "date", None) if mp is not None else None
+        if parsed is None and value:
+            try:
+                parsed = parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError, OverflowError):
+                self.defect("bad_date")
+        return parsed.isoformat() if parsed is not None else None
+
+    def _walk(self, msg: Message) -> None:
+        """Collect bodies and attachments, iteratively and within the depth and part limits."""
+        stack: list[tuple[Message, int, bool, str]] = [(msg, 0, False, "")]
+        count = 0
+        while stack:
+            part, depth, in_attachment, parent_type = stack.pop()
+            count += 1
+            if count > MAX_PARTS:
+                self.defect("too_many_parts")
+                return
+            try:
+                self._visit(part, depth, in_attachment, parent_type, stack)
+            except (RecursionError, MemoryError):
+                raise
+            except Exception as exc:  # one broken part must not lose the rest of the message
+                _log.warning("unreadable MIME part: %r", exc)
+                self.defect(f"part_error:{type(exc).__name__}")
+
+    def _visit(self, part: Message, depth: int, in_attachment: bool, parent_type: str, stack: list) -> None:
+        """Classify one part: push its children, or keep it as body text or an attachment."""
+        ctype = part.get_content_type()
+        if part.get_param(_DEPTH_PARAM) is not None:
+            self.defect("too_deep")
+            return
+        if part.is_multipart():
+            if ctype.startswith("message/"):
+                self._message_attachment(part, ctype)
+                return
+            if depth >= MAX_DEPTH:
+                self.defect("too_deep")
+                return
+            inside = in_attachment or part.get_content_disposition() == "attachment"
+            children = part.get_payload()
+            stack.extend((child, depth + 1, inside, ctype) for child in reversed(children))
+            return
+        if ctype.startswith("multipart/"):
+            recovered = self._recover_multipart(part, ctype) if depth < MAX_DEPTH else None
+            if recovered is not None:
+                self.defect("boundary_recovered")
+                stack.append((recovered, depth + 1, in_attachment, parent_type))
+                return
+            # No usable boundary: the body is all we have; reading it as text beats losing it.
+            self.defect("multipart_as_text")
+            ctype = "text/plain"
+        if ctype == DEPTH_LIMITED_MESSAGE:
+            # An attached message past the nesting limit: kept whole, as the bytes it was sent as.
+            payload = part.get_payload(decode=True) or b""
+            self._add_attachment(part.get_filename(), "message/rfc822", payload, None, part.get_content_disposition())
+            return
+        self._leaf(part, ctype, in_attachment, parent_type)
+
+    def _leaf(self, part: Message, ctype: str, in_attachment: bool, parent_type: str) -> None:
+        """Keep a non-multipart part as text/html body or as an attachment."""
+        disposition = part.get_content_disposition()
+        filename = part.get_filename()
+        if filename:
+            filename = decode_words(undo_surrogates(filename)[0])[0]
+        if ctype in ("text/plain", "text/html") and not in_attachment and disposition != "attachment" and not filename:
+            data = part.get_payload(decode=True) or b""
+            charset = part.get_content_charset()
+            if charset is None and ctype == "text/html":
+                charset = html_meta_charset(data)
+            text, problem = decode_bytes(data, charset, self.charset_hint)
+            self.defect(problem)
+            if charset and not problem and lookup(charset) not in (None, "ascii", "utf_8"):
+                self.charset_hint = self.charset_hint or charset
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            (self.texts if ctype == "text/plain" else self.htmls).append(text)
+            return
+        content_id = clean_line(undo_surrogates(str(part.get("Content-ID", "")))[0]).strip("<>") or None
+        if ctype.startswith("text/") and parent_type == "multipart/alternative" and not filename:
+            # Another rendering of the body (text/enriched, text/watch-html): not a file the sender attached.
+            return
+        payload = part.get_payload(decode=True) or b""
+        if not filename and not content_id:
+            if not payload.strip():
+                return
+            if disposition != "attachment":
+                # mail-parser leaves these in text_not_managed; they are files the sender sent all the same.
+                self.defect("untyped_part_recovered")
+        self._add_attachment(filename or content_id, ctype, payload, content_id, disposition)
+
+    def _message_attachment(self, part: Message, ctype: str) -> None:
+        """Keep an attached message (message/rfc822, delivery-status) as one attachment of its bytes."""
+        pieces = []
+        for sub in part.get_payload():
+            try:
+                pieces.append(sub.as_bytes())
+            except Exception:  # the generator rejects some malformed trees; the text form survives
+                pieces.append(sub.as_string().encode("utf-8", "surrogateescape"))
+        payload = b"\n".join(pieces)
+        filename = part.get_filename()
+        if not filename and ctype == "message/rfc822" and pieces:
+            subject = decode_header_value(str(part.get_payload(0).get("Subject", "")))[0]
+            filename = f"{subject[:100]}.eml" if subject else None
+        self._add_attachment(filename, ctype, payload, None, part.get_content_disposition())
+
+    def _add_attachment(
+        self, filename: str | None, ctype: str, payload: bytes, content_id: str | None, disposition: str | None
+    ) -> None:
+        """Append an Attachment with a sanitised name and the hash of its bytes."""
+        index = len(self.attachments) + 1
+        safe = sanitize_filename(filename, ctype, index)
+        if filename and safe != clean_line(filename):
+            self.defect("filename_sanitised")
+        self.attachments.append(
+            Attachment(
+                filename=safe,
+                content_type=ctype,
+                payload=payload,
+                sha256=hashlib.sha256(payload).hexdigest(),
+                size=len(payload),
+                content_id=content_id,
+                inline=disposition == "inline" or (disposition is None and content_id is not None),
+            )
+        )
+
+    @staticmethod
+    def _recover_multipart(part: Message, ctype: str) -> Message | None:
+        """Re-parse a multipart whose boundary was missing or wrong, guessing it from its delimiter lines."""
+        body = part.get_payload()
+        if not isinstance(body, str) or "\n--" not in "\n" + body:
+            return None
+        counts = Counter(_GUESS_DELIMITER.findall(body))
+        declared = part.get_boundary()
+        # The parser keeps undecodable bytes as surrogate escapes; this turns them back into the original bytes.
+        data = body.encode("utf-8", "surrogateescape")
+        for boundary, _ in counts.most_common(3):
+            if boundary == declared or '"' in boundary:
+                continue
+            head = f'Content-Type: {ctype}; boundary="{boundary}"\r\n\r\n'.encode("ascii", "surrogateescape")
+            rebuilt = email.message_from_bytes(head + data)
+            if rebuilt.is_multipart() and rebuilt.get_payload():
+                return rebuilt
+        return None
+
+
+def _mp_addresses(mp: Any, header: str) -> list[tuple[str, str]]:
+    """Return mail-parser's (name, address) pairs for an address header."""
+    return {"from": mp.from_, "to": mp.to, "cc": mp.cc, "reply-to": mp.reply_to}[header] or []
+
+
+def _reply_text(parsed: ParsedEmail, delimiter: bool) -> str:
+    """Return the new text of the message via the reply extractor."""
+    return extract_from_message(parsed.text, parsed.html, delimiter=delimiter)
+
+
+def parse_report(raw: bytes, *, delimiter: bool = True) -> dict:
+    """Return the JSON-ready report printed by `emailpipe parse`; never raises."""
+    try:
+        parsed = parse_email(raw)
+        text = _reply_text(parsed, delimiter)
+        status, reason = parsed.status, parsed.reason
+        if status == "accepted" and not text and not parsed.attachments:
+            status, reason = "rejected", "no_content"
+        report = {
+            "status": status,
+            "reason": reason,
+            "sender": parsed.sender.email if parsed.sender else None,
+            "sender_name": parsed.sender.name if parsed.sender else None,
+            "recipients": [address.email for address in parsed.recipients],
+            "subject": parsed.subject,
+            "message_id": parsed.message_id,
+            "in_reply_to": parsed.in_reply_to,
+            "token": None,
+            "text": text,
+            "attachments": [
+                {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
+                for a in parsed.attachments
+            ],
+            "defects": list(parsed.defects),
+        }
+        if reason == "unparseable":
+            # parse_email caught it; name the exception here as the boundary below does.
+            report["error"] = next((d.split(":", 1)[1] for d in parsed.defects if d.startswith("exception:")), None)
+        return report
+    except Exception as exc:
+        _log.exception("parse_report failed")
+        return {
+            "status": "rejected",
+            "reason": "unparseable",
+            "error": type(exc).__name__,
+            "sender": None,
+            "sender_name": None,
+            "recipients": [],
+            "subject": "",
+            "message_id": None,
+            "in_reply_to": None,
+            "token": None,
+            "text": "",
+            "attachments": [],
+            "defects": [f"exception:{type(exc).__name__}"],
+        }
+
+
+parse_report_for_tool = parse_report
