@@ -444,7 +444,17 @@ def sent_emails(endpoint: str) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"{endpoint.rstrip('/')}/moto-api/data.json", timeout=30) as response:  # noqa: S310
         data = json.loads(response.read())
     messages = data.get("ses", {}).get("RawMessage", [])
+    from email.utils import getaddresses
+
+    def addresses(values: list[str] | None) -> list[str]:
+        # moto adds the To/Cc headers' addresses to the envelope destinations; keep each bare address once.
+        seen: dict[str, None] = {}
+        for _name, address in getaddresses(values or []):
+            seen.setdefault(address.lower(), None)
+        return list(seen)
+
     return [
-        {"id": m.get("id"), "source": m.get("source"), "destinations": m.get("destinations"), "raw": m.get("raw_data")}
+        {"id": m.get("id"), "source": m.get("source"), "destinations": addresses(m.get("destinations")),
+         "raw": m.get("raw_data")}
         for m in messages
     ]

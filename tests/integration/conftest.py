@@ -1,0 +1,81 @@
+"""Integration fixtures: one embedded moto server per test worker, re-provisioned from template.yaml per test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from emailpipe.chat import ChatApi
+from emailpipe.cli.main import deliver_raw_email
+from emailpipe.local.stack import LocalStack, sent_emails
+from emailpipe.store import repo
+
+
+@pytest.fixture(scope="session")
+def server() -> Any:
+    stack = LocalStack().start()
+    yield stack
+    stack.stop()
+
+
+@dataclass
+class Env:
+    """A freshly provisioned local stack and shortcuts the tests use."""
+
+    stack: LocalStack
+    api: ChatApi
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        assert self.stack.info is not None
+        return self.stack.info.outputs
+
+    def drain(self) -> None:
+        assert self.stack.triggers is not None
+        self.stack.triggers.drain()
+
+    def deliver(self, raw: bytes) -> Any:
+        """Store a raw email as SES does, run the triggers, and return the recorded outcome."""
+        key = deliver_raw_email(self.stack.info, raw)
+        self.drain()
+        return repo.get_inbound(key)
+
+    def outbox(self, to: str | None = None) -> list[dict[str, Any]]:
+        emails = sent_emails(self.stack.endpoint)
+        return [m for m in emails if to is None or to in (m["destinations"] or [])]
+
+
+@pytest.fixture
+def env(server: LocalStack) -> Env:
+    server.reset()
+    assert server.info is not None
+    repo.configure(server.info.outputs["TableName"])
+    return Env(server, ChatApi(mail_bucket=server.info.outputs["MailBucketName"]))
+
+
+@dataclass
+class World:
+    """A department with an online and an offline agent, a user, and their conversation."""
+
+    conversation_id: str
+    user: str = "carol@customer.example"
+    online_agent: str = "alice@agents.example"
+    offline_agent: str = "bob@agents.example"
+    other_agent: str = "olga@agents.example"
+
+
+@pytest.fixture
+def world(env: Env) -> World:
+    env.api.add_department("Billing")
+    env.api.add_department("Sales")
+    env.api.add_agent("alice@agents.example", "Alice", ["Billing"])
+    env.api.add_agent("bob@agents.example", "Bob", ["Billing"])
+    env.api.add_agent("olga@agents.example", "Olga", ["Sales"])
+    env.api.add_user("carol@customer.example", "Carol")
+    env.api.set_presence("alice@agents.example", True)
+    env.api.set_presence("bob@agents.example", False)
+    env.api.set_presence("olga@agents.example", False)
+    conversation = env.api.open_conversation("carol@customer.example", "Billing", "Invoice 1042")
+    return World(conversation_id=conversation.id)
