@@ -22,7 +22,11 @@ def _stream_message_records(env) -> list[dict]:
             StreamArn=table["LatestStreamArn"], ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         records += streams.get_records(ShardIterator=iterator)["Records"]
-    messages = [r for r in records if r["eventName"] == "INSERT" and r["dynamodb"]["NewImage"].get("entity", {}).get("S") == "message"]
+    messages = [
+        r
+        for r in records
+        if r["eventName"] == "INSERT" and r["dynamodb"]["NewImage"].get("entity", {}).get("S") == "message"
+    ]
     return _jsonable([dict(r, eventSourceARN=table["LatestStreamArn"]) for r in messages])
 
 
@@ -52,7 +56,10 @@ def test_agent_reply_by_email_becomes_a_chat_message_and_the_user_is_emailed(env
     assert outcome.status.value == "stored"
     assert outcome.matched_by == "display_name"
     messages = repo.list_messages(world.conversation_id)
-    assert [(m.author_email, m.source.value) for m in messages] == [(world.user, "chat"), (world.offline_agent, "email")]
+    assert [(m.author_email, m.source.value) for m in messages] == [
+        (world.user, "chat"),
+        (world.offline_agent, "email"),
+    ]
     assert messages[1].text.startswith("Refunded the double charge.")
     assert "wrote:" not in messages[1].text and "My invoice is wrong" not in messages[1].text
     to_user = env.outbox(world.user)

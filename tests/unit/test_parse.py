@@ -11,6 +11,7 @@ from pathlib import Path
 
 import mailparser
 import pytest
+
 from emailpipe.mail import parse as parse_module
 from emailpipe.mail.parse import (
     MAX_EMAIL_BYTES,

@@ -218,7 +218,9 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if not endpoint or not _is_local_endpoint():
-        print("outbox reads the local stack's SES: set AWS_ENDPOINT_URL to the `emailpipe local` address", file=sys.stderr)
+        print(
+            "outbox reads the local stack's SES: set AWS_ENDPOINT_URL to the `emailpipe local` address", file=sys.stderr
+        )
         return 2
     emails = sent_emails(endpoint)
     if args.json:

@@ -44,7 +44,10 @@ def handle_s3_object(bucket: str, key: str) -> InboundRecord:
         raw = blobs.read_object(bucket, key, MAX_EMAIL_BYTES)
     except blobs.TooLargeError as exc:
         record = InboundRecord(
-            s3_key=key, status=Outcome.REJECTED, reason="too_large", received_at=ctx.clock(),
+            s3_key=key,
+            status=Outcome.REJECTED,
+            reason="too_large",
+            received_at=ctx.clock(),
             details={"size": str(exc.size)},
         )
         repo.record_outcome(record)
@@ -53,8 +56,13 @@ def handle_s3_object(bucket: str, key: str) -> InboundRecord:
     _count(record)
     logger.info(
         "inbound email processed",
-        extra={"status": record.status.value, "reason": record.reason, "matched_by": record.matched_by,
-               "conversation_id": record.conversation_id, "sender": record.sender_hash},
+        extra={
+            "status": record.status.value,
+            "reason": record.reason,
+            "matched_by": record.matched_by,
+            "conversation_id": record.conversation_id,
+            "sender": record.sender_hash,
+        },
     )
     return record
 

@@ -80,7 +80,9 @@ def run_demo() -> int:
         _say()
 
         _say("2. Carol writes in the chat; only the offline agent is emailed")
-        api.post_message(conversation.id, "carol@customer.example", "Hello, invoice 1042 charges me twice. Can you fix it?")
+        api.post_message(
+            conversation.id, "carol@customer.example", "Hello, invoice 1042 charges me twice. Can you fix it?"
+        )
         triggers.drain()
         to_bob = [m for m in new_emails() if "bob@agents.example" in (m["destinations"] or [])]
         for mail in to_bob:

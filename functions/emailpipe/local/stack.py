@@ -197,7 +197,9 @@ def _apply_extras(transformed: dict[str, Any], stack: str, params: dict[str, str
             "ScanEnabled": True,
             "TlsPolicy": "Require",
             "Recipients": [params["PipingAddress"]],
-            "Actions": [{"S3Action": {"BucketName": physical["MailBucket"], "ObjectKeyPrefix": params["InboundPrefix"]}}],
+            "Actions": [
+                {"S3Action": {"BucketName": physical["MailBucket"], "ObjectKeyPrefix": params["InboundPrefix"]}}
+            ],
         },
     )
 
@@ -277,7 +279,9 @@ class Triggers:
         handled = 0
         while True:
             response = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=self.visibility_timeout,
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=self.visibility_timeout,
                 AttributeNames=["All"],
             )
             messages = response.get("Messages", [])
@@ -454,7 +458,11 @@ def sent_emails(endpoint: str) -> list[dict[str, Any]]:
         return list(seen)
 
     return [
-        {"id": m.get("id"), "source": m.get("source"), "destinations": addresses(m.get("destinations")),
-         "raw": m.get("raw_data")}
+        {
+            "id": m.get("id"),
+            "source": m.get("source"),
+            "destinations": addresses(m.get("destinations")),
+            "raw": m.get("raw_data"),
+        }
         for m in messages
     ]

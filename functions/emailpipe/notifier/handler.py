@@ -21,8 +21,14 @@ from emailpipe.store import keys, repo
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 # SES answers that will not change on retry.
-_PERMANENT = {"MessageRejected", "MailFromDomainNotVerifiedException", "AccountSuspendedException",
-              "SendingPausedException", "BadRequestException", "NotFoundException"}
+_PERMANENT = {
+    "MessageRejected",
+    "MailFromDomainNotVerifiedException",
+    "AccountSuspendedException",
+    "SendingPausedException",
+    "BadRequestException",
+    "NotFoundException",
+}
 
 
 def send_raw(piping_address: str, raw: bytes, recipient: str) -> str:

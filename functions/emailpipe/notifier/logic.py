@@ -91,7 +91,11 @@ def _send_one(
     domain = ctx.piping_address.rpartition("@")[2]
     mail_message_id = tokens.message_id(token, domain)
     previous = repo.thread_message_ids(conversation.id, recipient.email)
-    subject = f"Re: {conversation.subject}" if conversation.subject else f"{ctx.brand_name} conversation {conversation.id[:6]}"
+    subject = (
+        f"Re: {conversation.subject}"
+        if conversation.subject
+        else f"{ctx.brand_name} conversation {conversation.id[:6]}"
+    )
     mail = build_notification(
         Notification(
             from_name=tokens.display_name(ctx.brand_name, token),
@@ -119,7 +123,11 @@ def _send_one(
         repo.finish_delivery(message.id, recipient.email, status="failed", now=ctx.clock())
         raise
     repo.finish_delivery(
-        message.id, recipient.email, status="sent", now=ctx.clock(), mail_message_id=mail_message_id,
+        message.id,
+        recipient.email,
+        status="sent",
+        now=ctx.clock(),
+        mail_message_id=mail_message_id,
         ses_message_id=ses_id,
     )
     repo.append_thread_message_id(conversation.id, recipient.email, mail_message_id)

@@ -29,4 +29,6 @@ def put_object(bucket: str, key: str, data: bytes, content_type: str) -> None:
 
 def presigned_url(bucket: str, key: str, expires_in: int = 7 * 24 * 3600) -> str:
     """A link to an object that expires."""
-    return client("s3").generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in)
+    return client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from datetime import UTC, datetime
@@ -103,10 +104,8 @@ def put_person(person: Person) -> None:
 
 def ensure_person(person: Person) -> None:
     """Create a person unless one with that email exists."""
-    try:
+    with contextlib.suppress(AlreadyExistsError):
         put_person(person)
-    except AlreadyExistsError:
-        pass
 
 
 def get_person(email: str) -> Person | None:
@@ -225,7 +224,9 @@ def _message_item(message: Message) -> MessageItem:
         source=message.source.value,
         created_at=message.created_at,
         attachments=[
-            AttachmentMap(filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256, s3_key=a.s3_key)
+            AttachmentMap(
+                filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256, s3_key=a.s3_key
+            )
             for a in message.attachments
         ],
         email_message_id=message.email_message_id,
@@ -402,8 +403,14 @@ def claim_delivery(message_id: str, recipient: str, conversation_id: str, now: f
 
 
 def finish_delivery(
-    message_id: str, recipient: str, *, status: str, now: float, mail_message_id: str | None = None,
-    ses_message_id: str | None = None, error: str | None = None,
+    message_id: str,
+    recipient: str,
+    *,
+    status: str,
+    now: float,
+    mail_message_id: str | None = None,
+    ses_message_id: str | None = None,
+    error: str | None = None,
 ) -> None:
     """Record how a claimed send ended: sent or failed."""
     actions = [DeliveryItem.status.set(status), DeliveryItem.updated_at.set(now)]

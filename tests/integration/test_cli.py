@@ -1,0 +1,96 @@
+"""The `emailpipe` command in another process, against the running local stack, reproduces the demo by hand."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from emailpipe.local.mailclient import reply_to
+
+BIN = Path(sys.executable).parent / "emailpipe"
+
+
+def _run(env, *args: str, stdin: bytes | None = None) -> str:
+    environment = dict(os.environ, AWS_ENDPOINT_URL=env.stack.endpoint)
+    result = subprocess.run(
+        [str(BIN), *args], input=stdin, capture_output=True, env=environment, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+@pytest.fixture
+def running(env):
+    """The triggers polling in the background, as `emailpipe local` runs them."""
+    stop = threading.Event()
+    thread = threading.Thread(target=env.stack.triggers.run_forever, args=(stop, 0.1), daemon=True)
+    thread.start()
+    yield env
+    stop.set()
+    thread.join(timeout=10)
+
+
+def test_the_commands_reproduce_the_demo_story(running, tmp_path):
+    env = running
+    _run(env, "department", "add", "Billing")
+    _run(env, "agent", "add", "bob@agents.example", "--name", "Bob", "--department", "Billing")
+    _run(env, "presence", "bob@agents.example", "offline")
+    _run(env, "user", "add", "carol@customer.example", "--name", "Carol")
+    conversation = (
+        _run(
+            env,
+            "conversation",
+            "open",
+            "--user",
+            "carol@customer.example",
+            "--department",
+            "Billing",
+            "--subject",
+            "Hi",
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    _run(env, "message", "post", conversation, "--from", "carol@customer.example", "--text", "Where is my order?")
+
+    emails = []
+    for _ in range(50):
+        emails = json.loads(_run(env, "outbox", "--json"))
+        if emails:
+            break
+    assert [e["destinations"] for e in emails] == [["bob@agents.example"]]
+
+    reply = tmp_path / "reply.eml"
+    reply.write_bytes(reply_to(emails[0]["raw"], "bob@agents.example", "Bob", "It ships today."))
+    outcome = json.loads(_run(env, "inbound", str(reply), "--wait"))
+    assert outcome["status"] == "stored" and outcome["reason"] == "stored"
+
+    shown = json.loads(_run(env, "conversation", "show", conversation, "--json"))
+    assert [m["text"] for m in shown["messages"]] == ["Where is my order?", "It ships today."]
+    log = json.loads(_run(env, "inbound-log", "--json"))
+    assert [r["status"] for r in log] == ["stored"]
+
+
+def test_settings_are_shown_and_changed(env):
+    assert json.loads(_run(env, "settings", "show"))["delimiter"] is True
+    _run(env, "settings", "set", "convert_all_emails", "on")
+    assert json.loads(_run(env, "settings", "show"))["convert_all_emails"] is True
+
+
+def test_parse_prints_one_json_object_with_the_reply(tmp_path):
+    raw = (
+        b"From: Carol <carol@customer.example>\r\nTo: support@example.com\r\nSubject: Hi\r\n"
+        b"Message-ID: <1@c.example>\r\n\r\nNew text\r\n\r\nOn Mon, Bob wrote:\r\n> old\r\n"
+    )
+    result = subprocess.run([str(BIN), "parse"], input=raw, capture_output=True, timeout=60, check=True)
+    report = json.loads(result.stdout)
+
+    assert report["status"] == "accepted"
+    assert report["sender"] == "carol@customer.example"
+    assert report["text"] == "New text"

@@ -1,0 +1,71 @@
+"""Who is emailed about a new chat message."""
+
+from emailpipe.domain.models import Conversation, Message, Person, Role, Settings, Source
+from emailpipe.domain.routing import recipients_for
+
+NOW = 1_000_000.0
+ONLINE = dict(online=True, last_seen=NOW - 10)
+USER = Person("carol@c.example", "Carol", Role.USER)
+ALICE = Person("alice@a.example", "Alice", Role.AGENT, ("Billing",), **ONLINE)
+BOB = Person("bob@a.example", "Bob", Role.AGENT, ("Billing",))
+OLGA = Person("olga@a.example", "Olga", Role.AGENT, ("Sales",))
+ADA = Person("ada@a.example", "Ada", Role.ADMIN)
+STAFF = [ALICE, BOB, OLGA, ADA]
+
+
+def _message(author: Person | None, role: Role) -> Message:
+    return Message("m1", "c1", author.email if author else None, role, "hi", Source.CHAT, NOW)
+
+
+def _emails(people):
+    return [p.email for p in people]
+
+
+def test_a_user_message_in_a_department_goes_to_its_offline_agents_only():
+    conversation = Conversation("c1", USER.email, department="Billing")
+
+    assert _emails(recipients_for(_message(USER, Role.USER), conversation, USER, STAFF, Settings(), NOW)) == [BOB.email]
+
+
+def test_a_user_message_without_a_department_goes_to_every_offline_agent_and_admin():
+    conversation = Conversation("c1", USER.email)
+
+    got = recipients_for(_message(USER, Role.USER), conversation, USER, STAFF, Settings(), NOW)
+
+    assert _emails(got) == sorted([ADA.email, BOB.email, OLGA.email])
+
+
+def test_an_agent_seen_longer_ago_than_the_offline_setting_counts_as_offline():
+    stale = Person("alice@a.example", "Alice", Role.AGENT, ("Billing",), online=True, last_seen=NOW - 301)
+    conversation = Conversation("c1", USER.email, department="Billing")
+
+    got = recipients_for(_message(USER, Role.USER), conversation, USER, [stale, BOB], Settings(), NOW)
+
+    assert _emails(got) == [stale.email, BOB.email]
+
+
+def test_an_agent_answer_always_goes_to_the_user_and_never_to_its_author():
+    conversation = Conversation("c1", USER.email, department="Billing")
+
+    assert recipients_for(_message(BOB, Role.AGENT), conversation, USER, STAFF, Settings(), NOW) == [USER]
+
+
+def test_in_human_takeover_mode_no_agent_is_emailed_while_the_bot_answers():
+    conversation = Conversation("c1", USER.email, department="Billing")
+    settings = Settings(human_takeover=True)
+
+    assert recipients_for(_message(USER, Role.USER), conversation, USER, STAFF, settings, NOW) == []
+    assert recipients_for(_message(None, Role.BOT), conversation, USER, STAFF, settings, NOW) == [USER]
+
+
+def test_an_assigned_agent_is_the_only_one_emailed():
+    conversation = Conversation("c1", USER.email, department="Billing", assigned_agent=OLGA.email)
+
+    assert recipients_for(_message(USER, Role.USER), conversation, USER, STAFF, Settings(), NOW) == [OLGA]
+
+
+def test_a_bouncing_address_is_skipped():
+    bouncing = Person("bob@a.example", "Bob", Role.AGENT, ("Billing",), bouncing=True)
+    conversation = Conversation("c1", USER.email, department="Billing")
+
+    assert recipients_for(_message(USER, Role.USER), conversation, USER, [ALICE, bouncing], Settings(), NOW) == []
