@@ -1,0 +1,114 @@
+"""Reply extraction: turn an email body into the new text its sender wrote (pure Python, no I/O)."""
+
+from __future__ import annotations
+
+from emailpipe.domain import reply_patterns as P
+from emailpipe.domain.html_text import html_to_text, strip_markers
+from emailpipe.domain.reply_quotes import FORWARD, strip_quotes
+from emailpipe.domain.reply_signature import strip_signature
+
+DELIMITER = "### Please type your reply above this line ###"
+
+# Bodies larger than this are truncated before line processing: the new text of a reply sits at the top, and the cap
+# keeps worst-case work bounded for multi-megabyte bodies.
+_MAX_TEXT_CHARS = 2_000_000
+_MAX_LINES = 20_000
+_MAX_HTML_CHARS = 2_000_000
+
+
+def _lines(text: str) -> list[str]:
+    if len(text) > _MAX_TEXT_CHARS:
+        text = text[:_MAX_TEXT_CHARS]
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n", _MAX_LINES)
+    return lines[:_MAX_LINES]
+
+
+def _delimiter_index(lines: list[str]) -> int | None:
+    """Return the index of the product's '### Please type your reply above this line ###' line, even if wrapped."""
+    for i, line in enumerate(lines):
+        head = line.lstrip(" \t>")
+        if not head.startswith(("##", "--", "==", "__", "**", "~~")):
+            continue
+        cap = line[: P.MAX_LINE]
+        if P.DELIMITER_LINE_RE.match(cap) or P.DELIMITER_WRAPPED_RE.match(cap) or P.GENERIC_DELIMITER_RE.match(cap):
+            return i
+        if i + 1 < len(lines):
+            # the client wrapped the delimiter: "### Please type your reply" / "above this line ###"
+            joined = cap.rstrip() + " " + lines[i + 1][: P.MAX_LINE].lstrip(" \t>")
+            if P.DELIMITER_LINE_RE.match(joined) or P.DELIMITER_TAIL_RE.search(joined):
+                return i
+    return None
+
+
+def _finish(lines: list[str]) -> str:
+    """Join lines, drop trailing spaces and internal markers, collapse blank-line runs, trim the ends."""
+    out: list[str] = []
+    for line in lines:
+        line = strip_markers(line).rstrip()
+        if not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)
+
+
+def _extract_lines(lines: list[str]) -> str:
+    kept, state = strip_quotes(lines)
+    if state != FORWARD:
+        kept = strip_signature(kept)
+    result = _finish(kept)
+    if not result:
+        # Nothing new above the history (e.g. a bare forward): the whole body is the message.
+        result = _finish(lines)
+    return result
+
+
+def extract_reply(text: str, *, delimiter: bool = True) -> str:
+    """Return the new text of a plain-text email body, without quoted history or signature."""
+    if not text:
+        return ""
+    lines = _lines(text)
+    if delimiter:
+        index = _delimiter_index(lines)
+        if index is not None:
+            lines = lines[:index]
+    return _extract_lines(lines)
+
+
+def html_to_reply_text(html: str, *, delimiter: bool = True) -> str:
+    """Return the new text of an HTML email body as plain text."""
+    if not html or not html.strip():
+        return ""
+    if len(html) > _MAX_HTML_CHARS:
+        html = html[:_MAX_HTML_CHARS]
+    lines = _lines(html_to_text(html, drop_quotes=True))
+    if delimiter:
+        index = _delimiter_index(lines)
+        if index is not None:
+            lines = lines[:index]
+    # A reply divider (<hr> above Outlook's header) left at the end once the history was cut is not content.
+    while lines and (not lines[-1].strip() or P.SEPARATOR_RE.match(lines[-1][: P.MAX_LINE])):
+        lines.pop()
+    kept, state = strip_quotes(lines)
+    if state != FORWARD:
+        kept = strip_signature(kept)
+    result = _finish(kept)
+    if result:
+        return result
+    # Everything looked like history (e.g. the whole body sits in a blockquote): fall back to the full text.
+    full = _lines(html_to_text(html))
+    if delimiter:
+        index = _delimiter_index(full)
+        if index is not None:
+            full = full[:index]
+    return _finish(full)
+
+
+def extract_from_message(text: str | None, html: str | None, *, delimiter: bool = True) -> str:
+    """Return the new text of a message given its text/plain and text/html bodies (either may be missing)."""
+    if text and text.strip():
+        return extract_reply(text, delimiter=delimiter)
+    if html and html.strip():
+        return html_to_reply_text(html, delimiter=delimiter)
+    return ""

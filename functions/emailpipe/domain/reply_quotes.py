@@ -1,0 +1,318 @@
+"""Find and remove quoted history (attribution headers, header blocks, '>' quotes) in plain-text email bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emailpipe.domain import reply_patterns as P
+
+# How far a wrapped attribution header may reach ("On <date>, <name> <\n<email>>\nwrote:").
+_HEADER_LOOKAHEAD = 6
+_HEADER_LOOKBACK = 2
+_FIELD_BLOCK_MAX = 14
+
+# Outcomes of strip_quotes.
+NONE = "none"  # no quoted history found
+QUOTED = "quoted"  # quoted history was removed
+FORWARD = "forward"  # the message forwards something and is kept whole
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    start: int
+    end: int  # inclusive
+    hard: bool  # True when everything from start to the end of the message is history
+    prefix: str | None = None  # reply text sharing the header's first line
+
+
+def _cap(line: str) -> str:
+    return line[: P.MAX_LINE]
+
+
+def is_quote(line: str) -> bool:
+    """Return True for a '>'-quoted line (arrow decorations such as '>>> link <<<' are not quotes)."""
+    return bool(P.QUOTE_RE.match(line)) and not P.ARROW_DECORATION_RE.search(_cap(line))
+
+
+def _blank(line: str) -> bool:
+    return not line.strip()
+
+
+def _next_nonblank(lines: list[str], i: int, limit: int = 3) -> int | None:
+    n = len(lines)
+    j = i
+    while j < n and j < i + limit:
+        if not _blank(lines[j]):
+            return j
+        j += 1
+    return None
+
+
+def _followed_by_quote(lines: list[str], end: int) -> bool:
+    j = _next_nonblank(lines, end + 1)
+    return j is not None and is_quote(lines[j])
+
+
+def _field_kind(line: str) -> str | None:
+    m = P.FIELD_RE.match(_cap(line))
+    if not m:
+        return None
+    return m.lastgroup
+
+
+def _field_block(lines: list[str], i: int) -> int | None:
+    """Return the last line of an Outlook-style header block starting at line i, or None."""
+    first = _cap(lines[i])
+    kind = _field_kind(first)
+    if kind is None or kind == "other":
+        return None
+    kinds = {kind}
+    # "From: bob@example.com Date: Thu, 24 Mar 2016 ..." - the whole header rendered on one line.
+    if kind in ("from", "sent") and P.INLINE_FIELD_RE.search(first):
+        kinds.add("inline")
+    n = len(lines)
+    j = i + 1
+    last = i
+    continuation = 0
+    while j < n and j < i + _FIELD_BLOCK_MAX:
+        line = _cap(lines[j])
+        if _blank(line):
+            break
+        k = _field_kind(line)
+        if k is not None:
+            kinds.add(k)
+            last = j
+            continuation = 0
+        elif P.GENERIC_FIELD_RE.match(line) and not P.EMAILISH_RE.search(line):
+            break  # an unknown "Word:" line such as "Time:" ends the block
+        else:
+            continuation += 1
+            if continuation > 2:
+                break
+            last = j
+        j += 1
+    if len(kinds) >= 2 and kinds & {"from", "sent", "inline"}:
+        return last
+    return None
+
+
+def _from_line_alone(lines: list[str], i: int) -> bool:
+    """'From: Jane Doe <jane@example.com>' on its own, opening a paragraph below some text."""
+    line = _cap(lines[i])
+    if _field_kind(line) != "from" or not P.EMAIL_BRACKETED_RE.search(line):
+        return False
+    return i > 0 and (_blank(lines[i - 1]) or bool(P.SEPARATOR_RE.match(_cap(lines[i - 1]))))
+
+
+def _attribution_from_start(lines: list[str], i: int) -> int | None:
+    """Return the end line of an 'On <date> ... wrote:' header that starts at line i (possibly wrapped), or None."""
+    first = _cap(lines[i])
+    if not P.START_RE.match(first):
+        return None
+    n = len(lines)
+    parts: list[str] = []
+    blanks = 0
+    j = i
+    while j < n and j < i + _HEADER_LOOKAHEAD:
+        line = _cap(lines[j])
+        if _blank(line):
+            blanks += 1
+            if blanks > 1:
+                return None
+            j += 1
+            continue
+        if j > i and (P.START_RE.match(line) or parts[-1].endswith((".", "!", "?"))):
+            return None  # a new sentence or another header: the first line was ordinary text
+        if j > i and is_quote(line):
+            # a wrapped "> wrote:" tail (Polymail) is part of the header; any other quote ends the search
+            stripped = line.lstrip(" \t>")
+            if not P.VERB_OR_SENT_RE.match(stripped):
+                return None
+            line = stripped
+        parts.append(line.strip())
+        joined = " ".join(parts)
+        if len(joined) > P.MAX_HEADER:
+            return None
+        if P.DATEISH_RE.search(joined) and (
+            (P.ENDS_COLON_RE.search(joined) and P.VERB_OR_SENT_RE.search(joined))
+            or (j == i and P.VERB_AT_END_RE.search(joined))
+        ):
+            return j
+        j += 1
+    return None
+
+
+def _needs_more(lines: list[str], s: int) -> bool:
+    """Return True when line s continues a header started on the line above it."""
+    if s == 0 or _blank(lines[s - 1]) or is_quote(lines[s - 1]):
+        return False
+    head = lines[s].lstrip()
+    prev = _cap(lines[s - 1]).rstrip()
+    if head[:1] in "<([\"'" or head.lower().startswith("mailto"):
+        return True
+    if prev[-1:] in "<([,\"'":
+        return True
+    if P.VERB_RE.match(head) is not None:
+        return True  # the line is just "wrote:" or similar
+    return bool(P.DATE_START_RE.match(_cap(lines[s - 1])))
+
+
+def _attribution_from_end(lines: list[str], j: int) -> _Header | None:
+    """Recognise a header that ends at line j with a colon: '<name> <email> wrote:', '<date>, <name> <email>:'."""
+    line = _cap(lines[j])
+    if not P.ENDS_COLON_RE.search(line) or P.FIELD_RE.match(line):
+        return None
+    s = j
+    while True:
+        joined = " ".join(_cap(x).strip() for x in lines[s : j + 1])
+        if len(joined) > P.MAX_HEADER:
+            return None
+        verb = P.VERB_RE.search(joined)
+        date = P.DATEISH_RE.search(joined)
+        email = P.EMAILISH_RE.search(joined)
+        complete = bool(date and P.EMAIL_BRACKETED_RE.search(joined))
+        if verb and not complete:
+            # "<date> ... <name> wrote:" or "<name> wrote <date>:"; without an address the date must frame the
+            # verb, so prose such as "at 10:30 John wrote the agenda:" is not taken for a header.
+            complete = bool(email) or bool(
+                date and (P.DATE_START_RE.match(joined) or P.DATEISH_RE.search(joined, verb.end()))
+            )
+        if complete and not _needs_more(lines, s):
+            return _Header(s, j, hard=not _followed_by_quote(lines, j))
+        if verb and len(joined) < 120 and _followed_by_quote(lines, j) and not _needs_more(lines, s):
+            return _Header(s, j, hard=False)  # "John wrote:" directly above a '>' block
+        if s <= j - _HEADER_LOOKBACK or s == 0 or _blank(lines[s - 1]) or is_quote(lines[s - 1]):
+            return None
+        if _cap(lines[s - 1]).rstrip().endswith((".", "!", "?")):
+            return None  # the line above ends a sentence, so it is reply text
+        s -= 1
+
+
+def _date_email_before_quote(lines: list[str], j: int) -> _Header | None:
+    """'2011/4/7 Nathan <support@example.com>' with no verb or colon, directly above a '>' block."""
+    line = _cap(lines[j])
+    if len(line) > 250 or not P.EMAILISH_RE.search(line) or not P.DATEISH_RE.search(line):
+        return None
+    if not _followed_by_quote(lines, j):
+        return None
+    return _Header(j, j, hard=False)
+
+
+def _shared_line(lines: list[str], j: int) -> _Header | None:
+    """'reply On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:' - reply and header on one line."""
+    line = lines[j]
+    tail_start = max(0, len(line) - P.MAX_HEADER)
+    m = P.SHARED_LINE_RE.search(line, tail_start)
+    if not m or not P.DATEISH_RE.search(m.group(0)):
+        return None
+    prefix = line[: m.start()].rstrip(" \t-–—")
+    if not prefix.strip():
+        return None
+    return _Header(j, j, hard=not _followed_by_quote(lines, j), prefix=prefix)
+
+
+def _separator_then_fields(lines: list[str], i: int) -> bool:
+    """An Outlook divider ('________________________________' or <hr>) directly above a 'From:'/'Date:' line."""
+    if not P.LONG_SEPARATOR_RE.match(_cap(lines[i])):
+        return False
+    j = _next_nonblank(lines, i + 1)
+    return j is not None and _field_kind(lines[j]) in ("from", "sent")
+
+
+def _header_at(lines: list[str], i: int) -> _Header | str | None:
+    """Classify line i: a quote header (returned), 'forward' for a forwarded-message marker, or None."""
+    line = _cap(lines[i])
+    if P.FORWARDED_RE.match(line):
+        return FORWARD
+    if P.ORIGINAL_MESSAGE_RE.match(line) or _separator_then_fields(lines, i):
+        return _Header(i, len(lines) - 1, hard=True)
+    end = _field_block(lines, i)
+    if end is not None:
+        return _Header(i, end, hard=True)
+    if _from_line_alone(lines, i):
+        return _Header(i, i, hard=not _followed_by_quote(lines, i))
+    if P.DASHED_ATTRIBUTION_RE.match(line):
+        return _Header(i, i, hard=not _followed_by_quote(lines, i))
+    end = _attribution_from_start(lines, i)
+    if end is not None:
+        return _Header(i, end, hard=not _followed_by_quote(lines, end))
+    header = _shared_line(lines, i)
+    if header is not None:
+        return header
+    header = _attribution_from_end(lines, i)
+    if header is not None:
+        return header
+    return _date_email_before_quote(lines, i)
+
+
+def _skip_blanks(lines: list[str], i: int) -> int:
+    """Return the first non-blank index at or after i; blank lines after a quote belong to the quote."""
+    n = len(lines)
+    while i < n and _blank(lines[i]):
+        i += 1
+    return i
+
+
+def _skip_quote_run(lines: list[str], i: int) -> int:
+    """Return the index after the '>' block starting at i, including blank lines inside it and wrapped link junk."""
+    n = len(lines)
+    while i < n:
+        line = lines[i]
+        if is_quote(line):
+            i += 1
+            continue
+        if _blank(line):
+            j = _next_nonblank(lines, i, limit=4)
+            if j is not None and is_quote(lines[j]):
+                i = j
+                continue
+            return i
+        # A broken link wrapped out of the quote ("_nonce=3dd518)", " (http://example.com/c/YzOTYzMmE) >").
+        if i > 0 and is_quote(lines[i - 1]) and i + 1 < n and is_quote(lines[i + 1]):
+            body = line.strip()
+            if "://" in body or " " not in body or body.endswith(">"):
+                i += 1
+                continue
+        return i
+    return i
+
+
+def strip_quotes(lines: list[str]) -> tuple[list[str], str]:
+    """Return the lines the sender wrote (interleaved answers kept) and NONE, QUOTED or FORWARD."""
+    out: list[tuple[int, str]] = []
+    state = NONE
+    n = len(lines)
+    i = 0
+    while i < n:
+        line = lines[i]
+        if is_quote(line):
+            i = _skip_blanks(lines, _skip_quote_run(lines, i))
+            state = QUOTED
+            continue
+        if _blank(line):
+            out.append((i, line))
+            i += 1
+            continue
+        header = _header_at(lines, i)
+        if header is None:
+            out.append((i, line))
+            i += 1
+            continue
+        if header == FORWARD:
+            if state == NONE:
+                return list(lines), FORWARD  # a forward keeps the forwarded content
+            break
+        assert isinstance(header, _Header)
+        while out and out[-1][0] >= header.start:
+            out.pop()  # the header began on lines already taken as text
+        if header.prefix is not None:
+            out.append((header.start, header.prefix))
+        state = QUOTED
+        if header.hard:
+            break
+        i = _skip_blanks(lines, _skip_quote_run(lines, _skip_blanks(lines, header.end + 1)))
+    kept = [line for _, line in out]
+    if state == QUOTED:
+        while kept and (_blank(kept[-1]) or P.SEPARATOR_RE.match(_cap(kept[-1]))):
+            kept.pop()
+    return kept, state
