@@ -198,3 +198,26 @@ def test_mail_from_the_piping_address_itself_is_ignored(env, world):
     outcome = env.deliver(new_email("support@example.com", "AiX", "support@example.com", "Loop", "loop"))
 
     assert (outcome.status.value, outcome.reason) == ("rejected", "from_piping_address")
+
+
+def test_mail_over_the_per_sender_cap_is_quarantined_and_can_be_redriven(env, world):
+    env.api.set_setting("max_emails_per_sender", "2")
+    env.api.post_message(world.conversation_id, world.offline_agent, "Tell me more")
+    env.drain()
+    notification = env.outbox(world.user)[0]["raw"]
+
+    outcomes = [env.deliver(reply_to(notification, world.user, "Carol", f"Detail {n}")) for n in range(3)]
+
+    assert [(o.status.value, o.reason) for o in outcomes] == [
+        ("stored", "stored"),
+        ("stored", "stored"),
+        ("quarantined", "rate_limited_sender"),
+    ]
+    assert [m.text for m in repo.list_messages(world.conversation_id)][1:] == ["Detail 0", "Detail 1"]
+
+    env.api.set_setting("max_emails_per_sender", "20")
+    from emailpipe.inbound.handler import handle_s3_object
+
+    again = handle_s3_object(env.outputs["MailBucketName"], outcomes[2].s3_key)
+    assert again.status.value == "stored"
+    assert [m.text for m in repo.list_messages(world.conversation_id)][-1] == "Detail 2"

@@ -1,4 +1,4 @@
-"""Adapter that lets tools/score_replies.py call the reply extractor in-process (--py tests.unit.reply_harness:extract)."""
+"""Adapter that lets score_replies.py call the reply extractor in-process (--py tests.unit.reply_harness:extract)."""
 
 from __future__ import annotations
 

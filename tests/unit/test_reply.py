@@ -19,8 +19,8 @@ QUOTED = "> Hi,\n> please find the corrected invoice attached.\n> Best, Jane"
 
 ATTRIBUTIONS = {
     "gmail_en": "On Tue, Mar 5, 2024 at 9:14 AM Jane Doe <jane@example.com> wrote:",
-    "gmail_en_wrapped_2_lines": "On Tue, Mar 5, 2024 at 9:14 AM Jane Doe from Accounts Payable Department <\njane@example.com> wrote:",
-    "gmail_en_wrapped_3_lines": "On Tue, Mar 5, 2024 at 9:14 AM, Jane Doe <\njane.doe.accounts.payable@example.com>\nwrote:",
+    "gmail_en_wrapped_2_lines": "On Tue, Mar 5, 2024 at 9:14 AM Jane Doe from Accounts <\njane@example.com> wrote:",
+    "gmail_en_wrapped_3_lines": "On Tue, Mar 5, 2024 at 9:14 AM, Jane Doe <\njane.doe.accounts@example.com>\nwrote:",
     "apple_mail_en": "On 5 Mar 2024, at 09:14, Jane Doe <jane@example.com> wrote:",
     "thunderbird_en": "On 05/03/2024 09:14, Jane Doe wrote:",
     "outlook_mobile_en": 'On Tue, Mar 5, 2024 at 9:14 AM +0100, "Jane Doe" <jane@example.com> wrote:',
@@ -85,6 +85,55 @@ def test_reply_sharing_a_line_with_the_attribution_keeps_the_reply_part():
 
 def test_android_dashed_wrote_line_is_a_quote_header():
     assert extract_reply("Ok!\n\n---- Jane Doe wrote ----\n\n> lunch?\n") == "Ok!"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Le mar. 5 mars 2024 à 09:14, Jane Doe <\njane@example.com> a écrit :",
+        "Am Di., 5. März 2024 um 09:14 Uhr schrieb Jane Doe <\njane@example.com>:",
+        "вт, 5 мар. 2024 г. в 09:14, Jane Doe <\njane@example.com>:",
+        "2024年3月5日(火) 9:14 Jane Doe <\njane@example.com>:",
+        "Jane Doe <jane@example.com>\n于2024年3月5日周二 09:14写道：",
+        "Jane Doe <jane@example.com> schrieb am\nDi., 5. März 2024, 09:14:",
+        "W dniu 5.03.2024 o 09:14, Jane Doe <jane@example.com>\npisze:",
+        "05.03.2024 9:14 пользователь Jane Doe <\njane@example.com> написал:",
+    ],
+)
+def test_localised_attribution_wrapped_by_the_client_is_removed(header):
+    assert extract_reply(f"{REPLY}\n\n{header}\n\n{QUOTED}\n") == REPLY
+
+
+def test_reply_directly_above_a_date_first_header_is_kept():
+    body = 'Hello\n02.04.2024 14:20 пользователь "bob@example.com" <\nbob@example.com> написал:\n\n> Hi\n'
+    assert extract_reply(body) == "Hello"
+
+
+def test_paragraph_starting_with_on_is_not_mistaken_for_a_header_below_it():
+    body = (
+        "On your remote host you can run:\n\n    telnet 127.0.0.1 52698\n\n"
+        "This should connect to the editor. If that\nfails, the tunnel is not working.\n\n"
+        "On 9 Jan 2024, at 2:47, George <george@example.com> wrote:\n\n> I have an odd issue\n"
+    )
+    expected = (
+        "On your remote host you can run:\n\n    telnet 127.0.0.1 52698\n\n"
+        "This should connect to the editor. If that\nfails, the tunnel is not working."
+    )
+    assert extract_reply(body) == expected
+
+
+def test_prose_with_a_date_and_wrote_ending_in_a_colon_is_kept():
+    body = "Quick update.\nAt 10:30 tomorrow, John wrote the agenda:\n\n1. budget\n2. hiring"
+    assert extract_reply(body) == body
+
+
+def test_single_from_line_with_address_above_quote_is_a_header():
+    assert extract_reply("Reply here\n\nFrom: Jane Doe <jane@example.com>\n\n> quoted stuff\n") == "Reply here"
+
+
+def test_zoho_dashed_on_wrote_line_is_a_header():
+    body = "Hi\n\n---- On Tue, 05 Mar 2024 09:14:02 +0100 Jane Doe <jane@example.com> wrote ---\n\n old text\n"
+    assert extract_reply(body) == "Hi"
 
 
 def test_line_starting_with_on_without_wrote_is_kept():
@@ -271,6 +320,29 @@ def test_sentence_starting_like_a_mobile_signature_is_kept():
     assert extract_reply(body) == body
 
 
+def test_custom_sent_from_phrase_without_device_is_kept():
+    body = "Works now.\n\nSent from a magnificent torch of pixels"
+    assert extract_reply(body) == body
+
+
+def test_app_signature_without_my_is_removed():
+    assert extract_reply("Works now.\n\nSent using Boxer") == "Works now."
+
+
+def test_markdown_rule_followed_by_a_paragraph_is_kept():
+    body = "Summary first.\n\n---\n\nDetails follow here, with more text than a signature would have."
+    assert extract_reply(body) == body
+
+
+def test_short_dashes_signature_with_name_is_removed():
+    assert extract_reply("Hey man! How are you?\n---\nRoman") == "Hey man! How are you?"
+
+
+def test_sender_written_confidential_note_is_kept():
+    body = "Numbers attached.\n\nConfidential: please do not share them yet."
+    assert extract_reply(body) == body
+
+
 def test_sign_off_that_belongs_to_the_text_is_kept():
     body = "I will send the contract tomorrow.\n\nThanks,\nJohn"
     assert extract_reply(body) == body
@@ -370,6 +442,11 @@ def test_delimiter_can_be_disabled():
     assert extract_reply(body, delimiter=False) == body
 
 
+def test_other_help_desk_delimiters_are_cut():
+    assert extract_reply("Answer\n\n##- Please type your reply above this line -##\nold") == "Answer"
+    assert extract_reply("Answer\n-- Reply above this line --\nold") == "Answer"
+
+
 def test_markdown_heading_is_not_a_delimiter():
     body = "### Release notes\nAll good."
     assert extract_reply(body) == body
@@ -383,7 +460,7 @@ def test_markdown_heading_is_not_a_delimiter():
 def test_gmail_html_quote_is_removed():
     html = (
         '<div dir="ltr">Works for me.<br><br>Thanks,<br>Ann</div><br><div class="gmail_quote">'
-        '<div dir="ltr" class="gmail_attr">On Tue, Mar 5, 2024 at 9:14 AM Jane &lt;jane@example.com&gt; wrote:<br></div>'
+        '<div dir="ltr" class="gmail_attr">On Tue, Mar 5, 2024 at 9:14 AM Jane &lt;jane@example.com&gt; wrote:</div>'
         '<blockquote class="gmail_quote" style="margin:0 0 0 .8ex">Does 3pm work?</blockquote></div>'
     )
     assert html_to_reply_text(html) == "Works for me.\n\nThanks,\nAnn"
@@ -411,16 +488,16 @@ def test_outlook_desktop_border_top_header_cuts_history():
     html = (
         '<div class="WordSection1"><p class="MsoNormal">Approved.<o:p></o:p></p>'
         '<p class="MsoNormal">Bob<o:p></o:p></p>'
-        "<div style=\"border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm\">"
+        '<div style="border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm">'
         '<p class="MsoNormal"><b>Von:</b> Jane &lt;jane@example.com&gt;<br><b>Gesendet:</b> Dienstag, 5. März 2024'
-        "<br><b>Betreff:</b> Budget</p></div><p class=\"MsoNormal\">Darf ich 100 EUR ausgeben?</p></div>"
+        '<br><b>Betreff:</b> Budget</p></div><p class="MsoNormal">Darf ich 100 EUR ausgeben?</p></div>'
     )
     assert html_to_reply_text(html) == "Approved.\nBob"
 
 
 def test_apple_mail_and_thunderbird_cite_blockquotes_are_removed():
     apple = (
-        "<div>Sounds good.</div><div><br><blockquote type=\"cite\"><div>On 5 Mar 2024, at 09:14, Jane "
+        '<div>Sounds good.</div><div><br><blockquote type="cite"><div>On 5 Mar 2024, at 09:14, Jane '
         "&lt;jane@example.com&gt; wrote:</div><div>Lunch?</div></blockquote></div>"
     )
     assert html_to_reply_text(apple) == "Sounds good."
@@ -440,6 +517,43 @@ def test_yahoo_quoted_block_is_removed():
     assert html_to_reply_text(html) == "Yes please."
 
 
+def test_gmx_quote_div_is_removed():
+    html = (
+        '<div><div>Danke!</div><div name="quote" style="margin:10px 5px 5px 10px;">'
+        "<b>Gesendet:</b>&nbsp;Dienstag, 05. März 2024 um 09:14 Uhr<br/><b>Von:</b>&nbsp;Jane "
+        "&lt;jane@example.com&gt;<br/><b>Betreff:</b>&nbsp;Frage<div>Alte Nachricht</div></div></div>"
+    )
+    assert html_to_reply_text(html) == "Danke!"
+
+
+def test_qq_mail_original_message_divider_is_removed():
+    html = (
+        "<div>好的，谢谢</div><div>------------------&nbsp;原始邮件&nbsp;------------------</div>"
+        "<div><b>发件人:</b>&nbsp;Jane&lt;jane@example.com&gt;</div><div><b>发送时间:</b>&nbsp;2024年3月5日</div>"
+        "<div>旧消息</div>"
+    )
+    assert html_to_reply_text(html) == "好的，谢谢"
+
+
+def test_outlook_mobile_signature_and_reply_divider_are_removed():
+    html = (
+        '<div dir="ltr">Yes</div><div id="ms-outlook-mobile-signature">Get <a href="https://aka.ms/o0ukef">'
+        'Outlook for iOS</a></div><hr style="display:inline-block;width:98%"><div id="divRplyFwdMsg">'
+        "<b>From:</b> Jane<br><b>Sent:</b> Tuesday<br><b>Subject:</b> Q</div><div>old</div>"
+    )
+    assert html_to_reply_text(html) == "Yes"
+
+
+def test_html_whole_body_inside_blockquote_falls_back_to_the_text():
+    html = "<blockquote>Reply<div>On 5 Mar 2024, at 09:14, Jane &lt;jane@example.com&gt; wrote:</div></blockquote>"
+    assert html_to_reply_text(html).startswith("Reply")
+
+
+def test_html_pre_and_table_layout_is_kept_as_text():
+    assert html_to_reply_text("<pre>line1\n  indented\nline3</pre>") == "line1\n  indented\nline3"
+    assert html_to_reply_text("<table><tr><td>a</td><td>b</td></tr></table>") == "a b"
+
+
 def test_html_script_style_and_tags_never_leak():
     html = (
         "<html><head><title>t</title><style>p{color:red}</style><script>alert('x')</script></head>"
@@ -449,6 +563,20 @@ def test_html_script_style_and_tags_never_leak():
     text = html_to_reply_text(html)
     assert text == "Hello & welcome back\n\n- one\n- two"
     assert "<" not in text and "alert" not in text and "evil" not in text
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>Hi</p><!-- secret <script>alert(1)</script>",
+        "<p>Hi</p><div class='unterminated'",
+        "<p>Hi</p><script>alert(1)",
+        "<p>Hi</p><SCRIPT type='text/javascript'>alert(1)</SCRIPT>",
+        "<p>Hi</p><svg><script>alert(1)</script></svg><iframe src=x>frame</iframe>",
+    ],
+)
+def test_unterminated_or_hidden_markup_never_leaks(html):
+    assert html_to_reply_text(html) == "Hi"
 
 
 def test_html_quote_inside_plain_blockquote_after_attribution_is_removed():
@@ -541,3 +669,18 @@ def test_development_corpus_exact_matches_reach_target():
         if not ok:
             failures.append(name)
     assert exact >= _MIN_EXACT, f"{exact} exact; failing: {failures}"
+
+
+def test_a_short_first_sentence_starting_with_on_is_not_taken_for_a_quote_header():
+    body = "On it.\n\nOn Wed, 25 Nov 2026 at 00:12, Bob <bob@example.com> wrote:\n> hello\n"
+
+    assert extract_reply(body) == "On it."
+
+
+def test_a_quoted_delimiter_also_removes_the_header_that_introduces_it():
+    body = (
+        "Thanks, done.\n\nOn Wed, 25 Nov 2026 00:12:19 +0000, AiX| abcdefghijkl <support@example.com> wrote:\n"
+        "> ### Please type your reply above this line ###\n>\n> Carol wrote:\n> hello\n"
+    )
+
+    assert extract_reply(body) == "Thanks, done."

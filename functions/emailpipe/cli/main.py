@@ -213,6 +213,42 @@ def _parse_since(value: str) -> float:
     return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
 
 
+def cmd_redrive(args: argparse.Namespace) -> int:
+    """Send a recorded email through the inbound function again, as a new S3 event on its queue."""
+    from urllib.parse import quote
+
+    from emailpipe.aws import client
+    from emailpipe.store import repo
+
+    info = _connect()
+    before = repo.get_inbound(args.s3_key)
+    if before is None:
+        print(f"emailpipe: no inbound email recorded at {args.s3_key}", file=sys.stderr)
+        return 1
+    if before.status.value == "stored":
+        print(json.dumps(outcome_dict(before)))
+        return 0
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Redrive",
+                "s3": {"bucket": {"name": info.outputs["MailBucketName"]}, "object": {"key": quote(args.s3_key)}},
+            }
+        ]
+    }
+    client("sqs").send_message(QueueUrl=info.outputs["InboundQueueUrl"], MessageBody=json.dumps(event))
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        after = repo.get_inbound(args.s3_key)
+        if after is not None and after.received_at != before.received_at:
+            print(json.dumps(outcome_dict(after)))
+            return 0
+        time.sleep(0.2)
+    print(json.dumps({"s3_key": args.s3_key, "status": "pending", "reason": "not processed again yet"}))
+    return 1
+
+
 def cmd_outbox(args: argparse.Namespace) -> int:
     from emailpipe.local.stack import sent_emails
 
@@ -236,8 +272,30 @@ def cmd_parse(args: argparse.Namespace) -> int:
     from emailpipe.mail.parse import parse_report
 
     raw = Path(args.file).read_bytes() if args.file else sys.stdin.buffer.read()
-    print(json.dumps(parse_report(raw), ensure_ascii=False))
+    report = parse_report(raw)
+    if report.get("token") is None:
+        report["token"] = _token_of(raw)
+    print(json.dumps(report, ensure_ascii=False))
     return 0
+
+
+def _token_of(raw: bytes) -> str | None:
+    """A reply token in the recipients' display names or plus-addresses, or in In-Reply-To/References."""
+    from emailpipe.domain import tokens
+    from emailpipe.mail.parse import parse_email
+
+    parsed = parse_email(raw)
+    if parsed.status != "accepted":
+        return None
+    for address in parsed.recipients:
+        plus_tag = address.email.partition("@")[0].partition("+")[2]
+        found = tokens.find_token(address.name) or tokens.find_token(plus_tag)
+        if found:
+            return found
+    for reference in [parsed.in_reply_to or "", *parsed.references]:
+        if found := tokens.find_token(reference):
+            return found
+    return None
 
 
 def cmd_reply(args: argparse.Namespace) -> int:
@@ -338,6 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_inbound_log)
+
+    p = sub.add_parser("redrive", help="process a rejected or quarantined email again")
+    p.add_argument("s3_key")
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.set_defaults(func=cmd_redrive)
 
     p = sub.add_parser("outbox", help="local mode: the emails SES has sent")
     p.add_argument("--json", action="store_true")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from emailpipe.domain.models import Outcome
+
 
 class EmailpipeError(Exception):
     """Base of every error this package raises on purpose."""
@@ -20,9 +22,10 @@ class InvalidInputError(EmailpipeError):
 
 
 class RejectedError(EmailpipeError):
-    """An inbound email is not posted; `reason` is the recorded reason code."""
+    """An inbound email is not posted; `reason` is the recorded reason code, `status` rejected or quarantined."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", *, quarantine: bool = False) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+        self.status = Outcome.QUARANTINED if quarantine else Outcome.REJECTED

@@ -3,23 +3,94 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 
 from emailpipe.domain import reply_patterns as P
 
 _VOID = frozenset(
-    "area base br col embed hr img input keygen link meta param source track wbr basefont frame isindex".split()
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "keygen",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+        "basefont",
+        "frame",
+        "isindex",
+    ]
 )
 # Content never shown to the reader.
-_HIDDEN = frozenset("script style head title template noscript iframe object svg math xml".split())
-_BLOCK = frozenset(
-    "address article aside blockquote center dd details dialog dir div dl dt fieldset figcaption figure footer form "
-    "h1 h2 h3 h4 h5 h6 header hgroup main menu nav ol p pre section summary table tbody thead tfoot tr ul li "
-    "caption body html".split()
+_HIDDEN = frozenset(
+    ["script", "style", "head", "title", "template", "noscript", "iframe", "object", "svg", "math", "xml"]
 )
-_PARAGRAPH = frozenset("p h1 h2 h3 h4 h5 h6 table ul ol pre".split())
+_BLOCK = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "ul",
+        "li",
+        "caption",
+        "body",
+        "html",
+    ]
+)
+_PARAGRAPH = frozenset(["p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "pre"])
 # Tags that implicitly close an open tag of the same name (simplified HTML5 rules, enough for mail).
-_SELF_CLOSING_PEERS = {"p": {"p"}, "li": {"li"}, "tr": {"tr"}, "td": {"td", "th"}, "th": {"td", "th"}, "option": {"option"}}
+_SELF_CLOSING_PEERS = {
+    "p": {"p"},
+    "li": {"li"},
+    "tr": {"tr"},
+    "td": {"td", "th"},
+    "th": {"td", "th"},
+    "option": {"option"},
+}
 _WS_RE = re.compile(r"[ \t\n\r\f\v]+")
 _MAX_DEPTH = 400  # deeper nesting is flattened; keeps the tree walk bounded on hostile input
 _MAX_TAGS = 60_000
@@ -28,7 +99,14 @@ _MAX_OUTPUT_LINES = 20_000
 
 # Quote markers, by client.
 _CUT_IDS = frozenset(
-    ("divrplyfwdmsg", "appendonsend", "olk_src_body_section", "stopspelling", "zwchr", "mail-editor-reference-message-container")
+    (
+        "divrplyfwdmsg",
+        "appendonsend",
+        "olk_src_body_section",
+        "stopspelling",
+        "zwchr",
+        "mail-editor-reference-message-container",
+    )
 )
 _CUT_ID_PREFIXES = ("divrplyfwdmsg", "x_divrplyfwdmsg")
 _CUT_CLASSES = ("outlookmessageheader", "ms-outlook-mobile-reference-message", "reference-message-container")
@@ -91,15 +169,19 @@ class _TreeBuilder(HTMLParser):
         self.stack[-1].children.append(data)
 
 
-def _parse(html: str) -> _Node:
+def _parse(markup: str) -> _Node:
     builder = _TreeBuilder()
     # Feed in chunks and stop after _MAX_TAGS elements: the new text sits at the top, and html.parser costs
     # about 10 µs per tag, so this bounds the work on multi-megabyte bodies.
-    for k in range(0, len(html), _CHUNK):
-        builder.feed(html[k : k + _CHUNK])
+    for k in range(0, len(markup), _CHUNK):
+        builder.feed(markup[k : k + _CHUNK])
         if builder.count > _MAX_TAGS:
             break
-    builder.close()
+    # HTMLParser.close() would flush an unterminated tag, comment or <script> body as text; instead keep only a
+    # plain-text tail (e.g. one ending in an incomplete entity) and drop anything that starts like markup.
+    rest = builder.rawdata
+    if rest and not rest.lstrip().startswith("<") and builder.cdata_elem is None:
+        builder.stack[-1].children.append(unescape(rest))
     return builder.root
 
 
@@ -139,7 +221,9 @@ def _mark_quotes(root: _Node) -> None:
             node_id in _CUT_IDS
             or node_id.startswith(_CUT_ID_PREFIXES)
             or (classes and any(c in classes.lower() for c in _CUT_CLASSES))
-            or (node.tag == "div" and _BORDER_TOP_RE.search(attrs.get("style", "")) and _starts_with_header_fields(node))
+            or (
+                node.tag == "div" and _BORDER_TOP_RE.search(attrs.get("style", "")) and _starts_with_header_fields(node)
+            )
         ):
             node.mark = "cut"
             break  # everything after the first reply divider is history; later nodes are never rendered

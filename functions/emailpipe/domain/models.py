@@ -103,8 +103,23 @@ class Settings:
     convert_all_emails: bool = False
     human_takeover: bool = False
     offline_after_seconds: int = 300
+    quarantine_spam: bool = True
+    require_authentication: bool = False
+    max_emails_per_sender: int = 20
+    max_emails_per_conversation: int = 20
+    rate_window_seconds: int = 600
 
-    KEYS = ("delimiter", "convert_all_emails", "human_takeover", "offline_after_seconds")
+    KEYS = (
+        "delimiter",
+        "convert_all_emails",
+        "human_takeover",
+        "offline_after_seconds",
+        "quarantine_spam",
+        "require_authentication",
+        "max_emails_per_sender",
+        "max_emails_per_conversation",
+        "rate_window_seconds",
+    )
 
 
 @dataclass(frozen=True, slots=True)

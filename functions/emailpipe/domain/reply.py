@@ -40,6 +40,20 @@ def _delimiter_index(lines: list[str]) -> int | None:
     return None
 
 
+def _cut_at_delimiter(lines: list[str]) -> list[str]:
+    """Drop the delimiter line and everything below it.
+
+    A quoted delimiter ("> ### Please type…") is kept as the last quoted line, so the quote rules also remove the
+    "On … wrote:" header that introduces it.
+    """
+    index = _delimiter_index(lines)
+    if index is None:
+        return lines
+    if lines[index].lstrip().startswith(">"):
+        return lines[: index + 1]
+    return lines[:index]
+
+
 def _finish(lines: list[str]) -> str:
     """Join lines, drop trailing spaces and internal markers, collapse blank-line runs, trim the ends."""
     out: list[str] = []
@@ -70,9 +84,7 @@ def extract_reply(text: str, *, delimiter: bool = True) -> str:
         return ""
     lines = _lines(text)
     if delimiter:
-        index = _delimiter_index(lines)
-        if index is not None:
-            lines = lines[:index]
+        lines = _cut_at_delimiter(lines)
     return _extract_lines(lines)
 
 
@@ -84,9 +96,7 @@ def html_to_reply_text(html: str, *, delimiter: bool = True) -> str:
         html = html[:_MAX_HTML_CHARS]
     lines = _lines(html_to_text(html, drop_quotes=True))
     if delimiter:
-        index = _delimiter_index(lines)
-        if index is not None:
-            lines = lines[:index]
+        lines = _cut_at_delimiter(lines)
     # A reply divider (<hr> above Outlook's header) left at the end once the history was cut is not content.
     while lines and (not lines[-1].strip() or P.SEPARATOR_RE.match(lines[-1][: P.MAX_LINE])):
         lines.pop()

@@ -19,6 +19,16 @@ def _alt(words: str) -> str:
     return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in items)
 
 
+def _rx(template: str, *parts: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    """Compile a template whose '@' placeholders are filled, in order, with pre-built alternations."""
+    pieces = template.split("@")
+    assert len(pieces) == len(parts) + 1, template
+    out = pieces[0]
+    for part, piece in zip(parts, pieces[1:], strict=True):
+        out += part + piece
+    return re.compile(out, flags)
+
+
 # --- "On <date>, <who> wrote:" attribution lines -------------------------------------------------------------
 
 # Words that open an attribution line in the languages mail clients localise (en, fr, de, es, it, pt, nl, pl, sv,
@@ -37,23 +47,19 @@ _VERBS = _alt(
 _VERB_ASIAN = r"写道|寫道|寫到|写到|のメッセージ|のメール|작성|님의\s*메시지|が書きました|は書きました"
 
 # "On 11-Apr-2011, at 6:54 PM, Roman <romant@example.com> sent:" is an attribution too, but only after a start word.
-VERB_OR_SENT_RE = re.compile(r"(?:(?<!\w)(?:%s|sent)(?!\w))|(?:%s)" % (_VERBS, _VERB_ASIAN), re.IGNORECASE)
-START_RE = re.compile(r"^\s*+[-–—>]*+\s*+(?:%s)\s" % _START_WORDS, re.IGNORECASE)
-VERB_RE = re.compile(r"(?:(?<!\w)(?:%s)(?!\w))|(?:%s)" % (_VERBS, _VERB_ASIAN), re.IGNORECASE)
+VERB_OR_SENT_RE = _rx(r"(?:(?<!\w)(?:@|sent)(?!\w))|(?:@)", _VERBS, _VERB_ASIAN)
+START_RE = _rx(r"^\s*+[-–—>]*+\s*+(?:@)(?:\s|$)", _START_WORDS)
+VERB_RE = _rx(r"(?:(?<!\w)(?:@)(?!\w))|(?:@)", _VERBS, _VERB_ASIAN)
 # Attribution terminator: the (joined) header ends with a colon, ASCII or full width.
 ENDS_COLON_RE = re.compile(r"[:：]\s*[*_]*\s*$")
 # "On ... wrote" without the colon, e.g. "------On 12/29/1987 17:32 PM, Julius Caesar wrote-----".
-VERB_AT_END_RE = re.compile(r"(?:(?<!\w)(?:%s)|%s)\s*[-–—]*\s*$" % (_VERBS, _VERB_ASIAN), re.IGNORECASE)
+VERB_AT_END_RE = _rx(r"(?:(?<!\w)(?:@)|@)\s*[-–—]*\s*$", _VERBS, _VERB_ASIAN)
 # Android: "---- John Smith wrote ----".
-DASHED_ATTRIBUTION_RE = re.compile(
-    r"^\s*+[-–—]{2,}+\s*+\S.{0,200}?(?:(?<!\w)(?:%s)|%s)\s*[:：]?\s*[-–—]{2,}\s*$" % (_VERBS, _VERB_ASIAN),
-    re.IGNORECASE,
+DASHED_ATTRIBUTION_RE = _rx(
+    r"^\s*+[-–—]{2,}+\s*+\S.{0,200}?(?:(?<!\w)(?:@)|@)\s*[:：]?\s*[-–—]{2,}\s*$", _VERBS, _VERB_ASIAN
 )
 # A reply and an attribution sharing one line: "reply On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:".
-SHARED_LINE_RE = re.compile(
-    r"(?:\s|-)(?:%s)\s[^\n]{4,250}?(?:(?<!\w)(?:%s))\s*[:：]\s*$" % (_START_WORDS, _VERBS),
-    re.IGNORECASE,
-)
+SHARED_LINE_RE = _rx(r"(?:\s|-)(?:@)\s[^\n]{4,250}?(?:(?<!\w)(?:@))\s*[:：]\s*$", _START_WORDS, _VERBS)
 
 # A date or a time: years, numeric dates, clock times, CJK dates.
 DATEISH_RE = re.compile(
@@ -68,6 +74,9 @@ EMAIL_BRACKETED_RE = re.compile(
 DATE_START_RE = re.compile(
     r"^\s*(?:\d{1,4}[-./年]\s*\d{1,2}[-./月]\s*\d{1,4}|\d{1,2}\s+\w{3,}\.?\s+\d{4}|\w{2,12}\.?,?\s+\d{1,2}\.?\s+\w{3,}\.?\s+\d{4})"
 )
+
+# A line that ends a sentence: terminal punctuation after a word longer than an abbreviation ("mar.", "Di., 5.").
+SENTENCE_END_RE = re.compile(r"[^\W\d_]{5,}[.!?]\)?\s*$|[!?]\s*$")
 
 # --- Outlook / webmail header blocks ("From: ... Sent: ... To: ... Subject: ...") -------------------------------
 
@@ -93,7 +102,9 @@ _FIELD_SUBJECT = _alt(
 )
 _FIELD_OTHER = _alt("On Behalf Of|Importance|Priority|Wichtigkeit|Importância|Priorité")
 
-_FIELD_HEAD = r"^\s*+[*_]{0,2}+\s*+(?:(?P<from>%s)|(?P<sent>%s)|(?P<to>%s)|(?P<cc>%s)|(?P<subject>%s)|(?P<other>%s))" % (
+FIELD_RE = _rx(
+    r"^\s*+[*_]{0,2}+\s*+(?:(?P<from>@)|(?P<sent>@)|(?P<to>@)|(?P<cc>@)|(?P<subject>@)|(?P<other>@))"
+    r"\s*[*_]{0,2}\s*[:：]",
     _FIELD_FROM,
     _FIELD_SENT,
     _FIELD_TO,
@@ -101,11 +112,8 @@ _FIELD_HEAD = r"^\s*+[*_]{0,2}+\s*+(?:(?P<from>%s)|(?P<sent>%s)|(?P<to>%s)|(?P<c
     _FIELD_SUBJECT,
     _FIELD_OTHER,
 )
-FIELD_RE = re.compile(_FIELD_HEAD + r"\s*[*_]{0,2}\s*[:：]", re.IGNORECASE)
 # A header field named inside a single rendered line ("From: bob@example.com Date: Thu, 24 Mar 2016 ...").
-INLINE_FIELD_RE = re.compile(
-    r"\s[*_]{0,2}(?:%s|%s|%s)[*_]{0,2}\s*[:：]" % (_FIELD_SENT, _FIELD_TO, _FIELD_SUBJECT), re.IGNORECASE
-)
+INLINE_FIELD_RE = _rx(r"\s[*_]{0,2}(?:@|@|@)[*_]{0,2}\s*[:：]", _FIELD_SENT, _FIELD_TO, _FIELD_SUBJECT)
 # Any "Word:" line, used to stop a header block at unknown fields such as "Time:" or "Address:".
 GENERIC_FIELD_RE = re.compile(r"^\s*[*_]{0,2}[^\s:：]{1,25}(?:\s[^\s:：]{1,25}){0,2}[*_]{0,2}\s*[:：]")
 
@@ -132,14 +140,11 @@ _FORWARDED = _alt(
     "Videresendt melding|Videresendt meddelelse|Välitetty viesti|转发的邮件|轉寄的郵件|転送されたメッセージ|"
     "転送メッセージ|Přeposlaná zpráva|Továbbított üzenet|전달된 메시지"
 )
-ORIGINAL_MESSAGE_RE = re.compile(
-    r"^\s*+[-_=*—–~]*+\s*+(?:%s)\s*[:：]?\s*[-_=*—–~]*\s*$" % _ORIGINAL,
-    re.IGNORECASE,
-)
-FORWARDED_RE = re.compile(r"^\s*+[-_=*—–~>]*+\s*+(?:%s)\s*[:：]?\s*[-_=*—–~]*\s*$" % _FORWARDED, re.IGNORECASE)
+ORIGINAL_MESSAGE_RE = _rx(r"^\s*+[-_=*—–~]*+\s*+(?:@)\s*[:：]?\s*[-_=*—–~]*\s*$", _ORIGINAL)
+FORWARDED_RE = _rx(r"^\s*+[-_=*—–~>]*+\s*+(?:@)\s*[:：]?\s*[-_=*—–~]*\s*$", _FORWARDED)
 # A horizontal rule written with characters: Outlook's underscores, dashes, equals, box drawing, or an <hr> marker.
-SEPARATOR_RE = re.compile(r"^\s*(?:[-_=—–~*]\s*){2,}$|^\s*%s\s*$" % HR_MARK)
-LONG_SEPARATOR_RE = re.compile(r"^\s*(?:[_=—–~]{8,}|-{8,}|%s)\s*$" % HR_MARK)
+SEPARATOR_RE = _rx(r"^\s*(?:[-_=—–~*]\s*){2,}$|^\s*@\s*$", HR_MARK, flags=0)
+LONG_SEPARATOR_RE = _rx(r"^\s*(?:[_=—–~]{8,}|-{8,}|@)\s*$", HR_MARK, flags=0)
 
 # --- Quotes -----------------------------------------------------------------------------------------------------
 
@@ -210,7 +215,7 @@ MOBILE_SIG_RE = re.compile(
     r")\s*$",
     re.IGNORECASE,
 )
-# CJK mobile signatures: "从我的iPhone发送", "发自我的iPhone", "iPhoneから送信", "從我的 iPhone 傳送", "Android에서 보냄".
+# CJK mobile signatures: "从我的iPhone发送", "发自我的iPhone", "iPhoneから送信", "Android에서 보냄".
 MOBILE_SIG_CJK_RE = re.compile(
     r"^\s*(?:从我的.{1,40}?发送|發自我的.{1,40}|发自我的.{1,40}|從我的.{1,40}?傳送|发自.{1,30}|"
     r".{1,40}?から送信|.{1,40}?から送られました|.{1,40}?에서\s*보냄|.{1,40}?에서\s*보낸\s*메일|"
@@ -219,14 +224,18 @@ MOBILE_SIG_CJK_RE = re.compile(
     re.IGNORECASE,
 )
 # "Sent from my desk, is much easier then my mobile phone." is a sentence, not a signature.
-SENTENCE_AFTER_COMMA_RE = re.compile(r",\s+(?:is|it|it's|was|and|but|so|because|which|that|i|we|you|he|she|they)\b", re.IGNORECASE)
-LINK_IN_LINE_RE = re.compile(r"<(?:https?|mailto):[^>\s]{0,500}>|\[(?:https?|mailto):[^\]\s]{0,500}\]|\(https?:[^)\s]{0,500}\)")
+SENTENCE_AFTER_COMMA_RE = re.compile(
+    r",\s+(?:is|it|it's|was|and|but|so|because|which|that|i|we|you|he|she|they)\b", re.IGNORECASE
+)
+LINK_IN_LINE_RE = re.compile(
+    r"<(?:https?|mailto):[^>\s]{0,500}>|\[(?:https?|mailto):[^\]\s]{0,500}\]|\(https?:[^)\s]{0,500}\)"
+)
 
 # Confidentiality notices and list footers that end a message.
 DISCLAIMER_RE = re.compile(
     r"^\s*[*_]{0,2}(?:"
     r"confidential(?:ity)?(?:\s+notice|\s+note|\s+statement|\s+warning)?\s*[:\-]?"
-    r"|disclaimer\s*[:\-]?|important\s*[:\-]?\s+this\s+(?:e-?mail|message)|notice\s*:\s"
+    r"|disclaimer\s*[:\-]?|important\s*[:\-]?\s+this\s+(?:e-?mail|message)|legal\s+notice\s*:?"
     r"|this\s+(?:e-?mail|message|communication|transmission)\b.{0,80}\b(?:confidential|privileged|intended\s+(?:solely|only)|intended\s+for)"
     r"|the\s+information\s+(?:contained\s+)?in\s+this\s+(?:e-?mail|message|communication)"
     r"|the\s+content\s+of\s+this\s+(?:e-?mail|message)\s+is\s+confidential"
@@ -242,6 +251,13 @@ DISCLAIMER_RE = re.compile(
     r"|ta\s+wiadomość\s.{0,60}\b(?:poufn|przeznaczon)"
     r"|это\s+(?:письмо|сообщение)\s.{0,60}\b(?:конфиденциальн|предназначен)"
     r")",
+    re.IGNORECASE,
+)
+# A disclaimer opener only counts when the paragraph reads like legal boilerplate (so "Confidential: do not share
+# the numbers." written by the sender stays).
+LEGAL_WORDS_RE = re.compile(
+    r"intended|recipient|privileged|prohibited|unauthori[sz]ed|disclos|destinataire|destinatario|destinatári|"
+    r"empfänger|vertraulich|riservat|poufn|adresat|конфиденциальн|получател|subscribed|unsubscribe|environment",
     re.IGNORECASE,
 )
 # Lines of a contact block: addresses, phones, links, handles.
@@ -266,5 +282,7 @@ GENERIC_DELIMITER_RE = re.compile(
     re.IGNORECASE,
 )
 DELIMITER_BARE_RE = re.compile(r"^[\s>]*#{3,}\s*$")
-DELIMITER_TAIL_RE = re.compile(r"\b(?:above\s+this\s+line|reply\s+above|type\s+your\s+reply)\b.{0,10}#{2,}\s*$", re.IGNORECASE)
+DELIMITER_TAIL_RE = re.compile(
+    r"\b(?:above\s+this\s+line|reply\s+above|type\s+your\s+reply)\b.{0,10}#{2,}\s*$", re.IGNORECASE
+)
 DELIMITER_WRAPPED_RE = re.compile(r"^[\s>]*#{3}\s*[^\W\d_][^#]{0,120}#{3,}\s*$")

@@ -117,12 +117,12 @@ def _attribution_from_start(lines: list[str], i: int) -> int | None:
         line = _cap(lines[j])
         if _blank(line):
             blanks += 1
-            if blanks > 1:
-                return None
+            if blanks > 1 or (parts and parts[-1].endswith((".", "!", "?"))):
+                return None  # a paragraph that ended a sentence ("On it.") is text, not a wrapped header
             j += 1
             continue
-        if j > i and (P.START_RE.match(line) or parts[-1].endswith((".", "!", "?"))):
-            return None  # a new sentence or another header: the first line was ordinary text
+        if j > i and P.SENTENCE_END_RE.search(parts[-1]):
+            return None  # the line above ended a sentence: it was ordinary text, not a wrapped header
         if j > i and is_quote(line):
             # a wrapped "> wrote:" tail (Polymail) is part of the header; any other quote ends the search
             stripped = line.lstrip(" \t>")
@@ -154,6 +154,17 @@ def _needs_more(lines: list[str], s: int) -> bool:
         return True
     if P.VERB_RE.match(head) is not None:
         return True  # the line is just "wrote:" or similar
+    if P.SENTENCE_END_RE.search(prev):
+        return False  # the line above ends a sentence
+    if P.VERB_RE.search(prev) or P.EMAIL_BRACKETED_RE.search(prev):
+        return True  # "Jane <jane@example.com> schrieb am" / "Di., 5. März 2024, 09:14:"
+    if P.DATE_START_RE.match(head):
+        return False  # this line opens a header with its date
+    first = head[:1]
+    if first.islower() or first.isdigit() or "\u3000" <= first <= "\u9fff" or P.START_RE.match(_cap(lines[s - 1])):
+        # a line starting with a lowercase word, a number or a CJK character continues a wrapped header, as does
+        # any line below a header's first line that starts with "On"/"Am"/"Le"...
+        return True
     return bool(P.DATE_START_RE.match(_cap(lines[s - 1])))
 
 
@@ -162,30 +173,32 @@ def _attribution_from_end(lines: list[str], j: int) -> _Header | None:
     line = _cap(lines[j])
     if not P.ENDS_COLON_RE.search(line) or P.FIELD_RE.match(line):
         return None
+    quoted_below = _followed_by_quote(lines, j)
+    best: int | None = None
     s = j
     while True:
         joined = " ".join(_cap(x).strip() for x in lines[s : j + 1])
         if len(joined) > P.MAX_HEADER:
-            return None
+            break
         verb = P.VERB_RE.search(joined)
         date = P.DATEISH_RE.search(joined)
-        email = P.EMAILISH_RE.search(joined)
         complete = bool(date and P.EMAIL_BRACKETED_RE.search(joined))
         if verb and not complete:
             # "<date> ... <name> wrote:" or "<name> wrote <date>:"; without an address the date must frame the
             # verb, so prose such as "at 10:30 John wrote the agenda:" is not taken for a header.
-            complete = bool(email) or bool(
+            complete = bool(P.EMAILISH_RE.search(joined)) or bool(
                 date and (P.DATE_START_RE.match(joined) or P.DATEISH_RE.search(joined, verb.end()))
             )
-        if complete and not _needs_more(lines, s):
-            return _Header(s, j, hard=not _followed_by_quote(lines, j))
-        if verb and len(joined) < 120 and _followed_by_quote(lines, j) and not _needs_more(lines, s):
-            return _Header(s, j, hard=False)  # "John wrote:" directly above a '>' block
-        if s <= j - _HEADER_LOOKBACK or s == 0 or _blank(lines[s - 1]) or is_quote(lines[s - 1]):
-            return None
-        if _cap(lines[s - 1]).rstrip().endswith((".", "!", "?")):
-            return None  # the line above ends a sentence, so it is reply text
+        if not complete and verb and len(joined) < 120 and quoted_below:
+            complete = True  # "John wrote:" directly above a '>' block
+        if complete:
+            best = s
+        if not _needs_more(lines, s) or s <= j - _HEADER_LOOKBACK:
+            break
         s -= 1
+    if best is None:
+        return None
+    return _Header(best, j, hard=not quoted_below)
 
 
 def _date_email_before_quote(lines: list[str], j: int) -> _Header | None:

@@ -11,6 +11,7 @@ _MAX_FOOTER_LINES = 15
 _MAX_FOOTER_LINE_LEN = 100
 _DISCLAIMER_WINDOW = 80
 _CONTACT_BLOCK_MAX = 6
+_SENTENCE_END = (".", "!", "?", ":", ";")
 
 
 def _blank(line: str) -> bool:
@@ -94,7 +95,7 @@ def _strip_disclaimer(lines: list[str]) -> list[str] | None:
         line = lines[i]
         if _blank(line) or not (_blank(lines[i - 1]) or P.SIG_SEPARATOR_RE.match(lines[i - 1][:200])):
             continue
-        if P.DISCLAIMER_RE.match(line[:300]):
+        if P.DISCLAIMER_RE.match(line[:300]) and P.LEGAL_WORDS_RE.search(" ".join(lines[i : i + 8])[:1500]):
             return lines[:i]
     return None
 
@@ -109,9 +110,13 @@ def _strip_separator_footer(lines: list[str]) -> list[str] | None:
         tail = [x for x in lines[i + 1 :] if x.strip()]
         if not tail or len(tail) > _MAX_FOOTER_LINES or any(len(x) > _MAX_FOOTER_LINE_LEN for x in tail):
             continue
-        short_sep = len(sep.strip()) <= 3
         contact = any(P.CONTACT_RE.search(x) for x in tail)
-        if (short_sep and len(tail) <= 6) or contact or len(tail) <= 2:
+        # Without contact details, only a few short lines that do not read as sentences make a signature;
+        # a Markdown rule ('---') followed by a paragraph stays.
+        name_like = len(tail) <= 4 and all(
+            len(x.strip()) <= 50 and not x.rstrip().endswith(_SENTENCE_END) for x in tail
+        )
+        if contact or name_like:
             return lines[:i]
     return None
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from emailpipe.domain import tokens
+from emailpipe.domain import tokens, trust
 from emailpipe.domain.errors import RejectedError
 from emailpipe.domain.models import (
     AttachmentRef,
@@ -37,6 +37,9 @@ class InboundContext:
     keys: Callable[[], Sequence[bytes]]
     put_attachment: Callable[[str, bytes, str], None]
     clock: Callable[[], float]
+    # SES ingress trusts SES's own header block; mailbox ingress trusts its provider's authserv-ids instead.
+    ses_ingress: bool = True
+    trusted_authserv_ids: tuple[str, ...] = (trust.SES_AUTHSERV_ID,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +69,11 @@ def process_email(raw: bytes, s3_key: str, ctx: InboundContext) -> InboundRecord
         email_message_id=parsed.message_id,
     )
     try:
-        message, conversation_id, matched_by = _accept(parsed, s3_key, received_at, ctx)
+        message, matched_by, settings = _accept(parsed, s3_key, received_at, ctx)
     except RejectedError as exc:
-        record = replace(record, reason=exc.reason, details={"detail": exc.detail} if exc.detail else {})
+        record = replace(
+            record, status=exc.status, reason=exc.reason, details={"detail": exc.detail} if exc.detail else {}
+        )
         if not repo.record_outcome(record):
             return repo.get_inbound(s3_key) or record
         return record
@@ -77,16 +82,29 @@ def process_email(raw: bytes, s3_key: str, ctx: InboundContext) -> InboundRecord
         status=Outcome.STORED,
         reason="stored",
         matched_by=matched_by,
-        conversation_id=conversation_id,
+        conversation_id=message.conversation_id,
         message_id=message.id,
     )
-    if not repo.store_inbound_message(message, record):
+    limits = (
+        repo.RateLimit(
+            "sender", record.sender_hash or "-", settings.max_emails_per_sender, settings.rate_window_seconds
+        ),
+        repo.RateLimit(
+            "conversation", message.conversation_id, settings.max_emails_per_conversation, settings.rate_window_seconds
+        ),
+    )
+    result = repo.store_inbound_message(message, record, limits)
+    if result == "duplicate":
         # Stored by an earlier delivery of the same S3 event: success, not an error.
         return repo.get_inbound(s3_key) or record
+    if result != "stored":
+        # Over a cap: kept and recorded, not posted; `emailpipe redrive` can post it later.
+        record = replace(record, status=Outcome.QUARANTINED, reason=result.replace(":", "_"), message_id=None)
+        repo.record_outcome(record)
     return record
 
 
-def _accept(parsed: ParsedEmail, s3_key: str, received_at: float, ctx: InboundContext) -> tuple[Message, str, str]:
+def _accept(parsed: ParsedEmail, s3_key: str, received_at: float, ctx: InboundContext) -> tuple[Message, str, Settings]:
     if parsed.status != "accepted":
         raise RejectedError(parsed.reason or "unparseable")
     if parsed.sender is None or "@" not in parsed.sender.email:
@@ -94,7 +112,22 @@ def _accept(parsed: ParsedEmail, s3_key: str, received_at: float, ctx: InboundCo
     sender = parsed.sender.email.strip().lower()
     if _is_piping_address(sender, ctx.piping_address):
         raise RejectedError("from_piping_address")
+    machine = trust.machine_reason_of(parsed)
+    if machine == "bounce":
+        _mark_bouncing(trust.bounced_recipients_of(parsed))
+    if machine is not None:
+        # Bounces, auto-replies and bulk mail never become chat messages, so no reply loop can start.
+        raise RejectedError(machine)
     settings = repo.get_settings()
+    verdicts = trust.trusted_verdicts(
+        parsed.headers, trusted_authserv_ids=ctx.trusted_authserv_ids, ses=ctx.ses_ingress
+    )
+    decision = trust.verdict_outcome(
+        verdicts, quarantine_spam=settings.quarantine_spam, require_pass=settings.require_authentication
+    )
+    if decision is not None:
+        status, reason = decision
+        raise RejectedError(reason, quarantine=status == "quarantined")
     person = repo.get_person(sender)
     match = _match(parsed, sender, ctx)
     if match is None:
@@ -111,7 +144,14 @@ def _accept(parsed: ParsedEmail, s3_key: str, received_at: float, ctx: InboundCo
     else:
         raise RejectedError("sender_not_participant")
     message = _message(parsed, conversation.id, sender, role, settings, s3_key, received_at, ctx)
-    return message, conversation.id, match.method
+    return message, match.method, settings
+
+
+def _mark_bouncing(addresses: Sequence[str]) -> None:
+    # Only people we email can be marked: a forged bounce naming a stranger changes nothing.
+    for address in addresses:
+        if repo.get_person(address) is not None:
+            repo.set_bouncing(address, True)
 
 
 def _is_piping_address(address: str, piping_address: str) -> bool:
@@ -157,7 +197,7 @@ def _convert(
     s3_key: str,
     received_at: float,
     ctx: InboundContext,
-) -> tuple[Message, str, str]:
+) -> tuple[Message, str, Settings]:
     """Convert-all-emails: mail without a token opens a new conversation of its sender."""
     if not settings.convert_all_emails:
         raise RejectedError("no_conversation_token")
@@ -175,7 +215,7 @@ def _convert(
     )
     repo.ensure_conversation(conversation)
     message = _message(parsed, conversation.id, sender, Role.USER, settings, s3_key, received_at, ctx)
-    return message, conversation.id, "convert_all_emails"
+    return message, "convert_all_emails", settings
 
 
 def _message(

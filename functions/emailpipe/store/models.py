@@ -10,6 +10,7 @@
 | delivery     | DELIVERY#<msg id>   | TO#<recipient email>       | -                 | -             |
 | settings     | SETTINGS            | GLOBAL                     | -                 | -             |
 | inbound      | INBOUND#<s3 key>    | OUTCOME                    | INBOUND           | <received iso>|
+| rate         | RATE#<scope>#<key>  | W#<window start>           | -                 | -             |
 """
 
 from __future__ import annotations
@@ -135,6 +136,18 @@ class SettingsItem(Item):
     convert_all_emails = BooleanAttribute(default=False)
     human_takeover = BooleanAttribute(default=False)
     offline_after_seconds = NumberAttribute(default=300)
+    quarantine_spam = BooleanAttribute(default=True)
+    require_authentication = BooleanAttribute(default=False)
+    max_emails_per_sender = NumberAttribute(default=20)
+    max_emails_per_conversation = NumberAttribute(default=20)
+    rate_window_seconds = NumberAttribute(default=600)
+
+
+class RateItem(Item):
+    """Inbound emails posted by one sender or into one conversation in one time window (expires by TTL)."""
+
+    count = NumberAttribute(default=0)
+    expires_at = NumberAttribute(null=True)
 
 
 class InboundItem(IndexedItem):
@@ -164,4 +177,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DeliveryItem,
     SettingsItem,
     InboundItem,
+    RateItem,
 )

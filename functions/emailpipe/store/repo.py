@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pynamodb.connection import Connection
@@ -34,11 +36,13 @@ from emailpipe.store.models import (
     Item,
     MessageItem,
     PersonItem,
+    RateItem,
     SettingsItem,
     ThreadItem,
 )
 
 _CONDITIONAL_FAILED = "ConditionalCheckFailedException"
+_TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"  # a transaction's cancellation reason code
 
 
 def configure(table_name: str, region: str | None = None) -> None:
@@ -59,7 +63,7 @@ def _is_conditional_failure(exc: Exception) -> bool:
     if cause == _CONDITIONAL_FAILED:
         return True
     reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(reason is not None and reason.code == _CONDITIONAL_FAILED for reason in reasons)
+    return any(reason is not None and reason.code == _TRANSACTION_CONDITION_FAILED for reason in reasons)
 
 
 # ---------------------------------------------------------------- people
@@ -129,6 +133,13 @@ def set_presence(email: str, online: bool, now: float) -> None:
     PersonItem(pk=f"PERSON#{email}", sk="PROFILE").update(
         actions=[PersonItem.online.set(online), PersonItem.last_seen.set(now)],
         condition=PersonItem.pk.exists(),
+    )
+
+
+def set_bouncing(email: str, bouncing: bool) -> None:
+    """Mark an address as bouncing (notifications to it stop) or fixed."""
+    PersonItem(pk=f"PERSON#{email}", sk="PROFILE").update(
+        actions=[PersonItem.bouncing.set(bouncing)], condition=PersonItem.pk.exists()
     )
 
 
@@ -279,24 +290,19 @@ def get_settings() -> Settings:
         item = SettingsItem.get("SETTINGS", "GLOBAL")
     except SettingsItem.DoesNotExist:
         return Settings()
-    return Settings(
-        delimiter=bool(item.delimiter),
-        convert_all_emails=bool(item.convert_all_emails),
-        human_takeover=bool(item.human_takeover),
-        offline_after_seconds=int(item.offline_after_seconds),
-    )
+    defaults = Settings()
+    values = {}
+    for key in Settings.KEYS:
+        value = getattr(item, key, None)
+        default = getattr(defaults, key)
+        values[key] = default if value is None else type(default)(value)
+    return Settings(**values)
 
 
 def put_settings(settings: Settings) -> None:
     """Replace the product settings."""
     SettingsItem(
-        pk="SETTINGS",
-        sk="GLOBAL",
-        entity="settings",
-        delimiter=settings.delimiter,
-        convert_all_emails=settings.convert_all_emails,
-        human_takeover=settings.human_takeover,
-        offline_after_seconds=settings.offline_after_seconds,
+        pk="SETTINGS", sk="GLOBAL", entity="settings", **{key: getattr(settings, key) for key in Settings.KEYS}
     ).save()
 
 
@@ -338,19 +344,47 @@ def _inbound_from(item: InboundItem) -> InboundRecord:
     )
 
 
-def store_inbound_message(message: Message, record: InboundRecord) -> bool:
-    """Store the message and its `stored` outcome in one transaction; False when this email was stored before."""
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `limit` posted emails per `scope` key (a sender hash, a conversation) per window."""
+
+    scope: str
+    key: str
+    limit: int
+    window_seconds: int
+
+
+def store_inbound_message(message: Message, record: InboundRecord, limits: Sequence[RateLimit] = ()) -> str:
+    """Store the message, its `stored` outcome and the rate counters in one transaction.
+
+    Returns "stored", "duplicate" (this email was stored before) or "rate_limited:<scope>" (a cap is reached).
+    """
     not_stored_yet = InboundItem.pk.does_not_exist() | (InboundItem.status != Outcome.STORED.value)
     connection = Connection(region=Item.Meta.region)
     try:
         with TransactWrite(connection=connection) as transaction:
             transaction.save(_inbound_item(record), condition=not_stored_yet)
             transaction.save(_message_item(message), condition=MessageItem.pk.does_not_exist())
+            for limit in limits:
+                window = int(record.received_at // limit.window_seconds) * limit.window_seconds
+                transaction.update(
+                    RateItem(pk=f"RATE#{limit.scope}#{limit.key}", sk=f"W#{window}"),
+                    actions=[
+                        RateItem.count.add(1),
+                        RateItem.entity.set("rate"),
+                        RateItem.expires_at.set(window + 2 * limit.window_seconds),
+                    ],
+                    condition=RateItem.count.does_not_exist() | (RateItem.count < limit.limit),
+                )
     except TransactWriteError as exc:
-        if _is_conditional_failure(exc):
-            return False
-        raise
-    return True
+        reasons = list(getattr(exc, "cancellation_reasons", None) or [])
+        failed = [i for i, r in enumerate(reasons) if r is not None and r.code == _TRANSACTION_CONDITION_FAILED]
+        if not failed:
+            raise
+        if failed[0] < 2:
+            return "duplicate"
+        return f"rate_limited:{limits[failed[0] - 2].scope}"
+    return "stored"
 
 
 def record_outcome(record: InboundRecord) -> bool:

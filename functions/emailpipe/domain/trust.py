@@ -1,0 +1,605 @@
+"""Trust rules for inbound mail: which authentication verdicts to believe, and which mail a machine sent (pure).
+
+Which copy of a verdict header is trusted
+-----------------------------------------
+Anyone can write `Authentication-Results: amazonses.com; dmarc=pass` or `X-SES-Spam-Verdict: PASS` into the
+message they send, so a verdict is believed only where the receiving service itself wrote it.
+
+SES ingress (`ses=True`). SES prepends one block to the stored message, above every header the sender wrote,
+always in this shape (taken from real stored mail)::
+
+    Return-Path: <envelope sender>
+    Received: from <helo> (<rdns> [<ip>]) by inbound-smtp.<region>.amazonaws.com with SMTP id <id> ...
+    X-SES-Spam-Verdict: PASS
+    X-SES-Virus-Verdict: PASS
+    Received-SPF: pass (spfCheck: ...) client-ip=...; envelope-from=...; helo=...;
+    Authentication-Results: amazonses.com; spf=pass (...) ...; dkim=pass header.i=@...; dmarc=pass header.from=...;
+    X-SES-RECEIPT: <base64>
+    X-SES-DKIM-SIGNATURE: a=rsa-sha256; ... d=amazonses.com; ...
+
+The trusted SES block is the run of headers from the very first one that (1) only has names from that list,
+(2) holds at most one Received header, (3) repeats no name, and (4) ends at the latest with X-SES-RECEIPT and an
+X-SES-DKIM-SIGNATURE directly after it. The first header breaking any of these rules, and everything below it,
+is the sender's. The block counts only if its Received header is SES's own (`by inbound-smtp.<region>
+.amazonaws.com`); otherwise nothing is trusted (source None). Inside the block the Authentication-Results
+whose authserv-id is in `trusted_authserv_ids` gives spf/dkim/dmarc (Received-SPF fills in spf when it lacks
+one) and X-SES-Spam-Verdict / X-SES-Virus-Verdict give spam/virus. Hence a forged copy below SES's block is
+never read, whether or not SES wrote its own copy.
+
+Mailbox ingress (`ses=False`, IMAP/POP3). The provider (Gmail, Fastmail, ...) prepends its own
+Authentication-Results above the message, so the topmost Authentication-Results whose authserv-id is one of
+`trusted_authserv_ids` (e.g. "mx.google.com") is trusted and every later one ignored. There is no fixed block
+to bound it, so this relies on the provider always adding its own copy; a provider whose header carries no
+authserv-id (Exchange Online writes `Authentication-Results: spf=pass ...`) cannot be trusted this way.
+X-SES-* headers are never trusted in mailbox mail (an upstream SES hop or the sender wrote them).
+
+Within one trusted Authentication-Results, a method given twice (possible when SES copies a sender-chosen HELO
+or From domain into the header) keeps its least favourable result for spf and dmarc; dkim is pass when any
+signature passed, since several signatures are normal.
+
+Machine mail
+------------
+`machine_mail_reason` returns the first matching reason code, in this order: "bounce", "report",
+"auto_submitted", "autoreply_header", "precedence_bulk", "out_of_office", "null_return_path"; None for mail a
+person wrote. Mailing-list headers (List-Id, List-Unsubscribe) are deliberately not a reason: a group or list
+relays people's own replies with them (Google Groups adds both to every post), and bulk senders are caught by
+Precedence instead. X-Auto-Response-Suppress is not a reason either: it asks recipients not to auto-reply and
+is set on ordinary mail (including by Outlook and by ticketing systems).
+
+`bounced_recipients` reads the failed recipients of a bounce. A bounce can be forged like any other mail, so a
+caller should only mark an address as bouncing when it is one the pipeline actually sent to.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from emailpipe.mail.parse import ParsedEmail
+
+Headers = Sequence[tuple[str, str]]
+
+SES_AUTHSERV_ID = "amazonses.com"
+
+# The headers SES prepends to stored inbound mail, top to bottom.
+_SES_BLOCK_NAMES = frozenset(
+    {
+        "return-path",
+        "received",
+        "x-ses-spam-verdict",
+        "x-ses-virus-verdict",
+        "received-spf",
+        "authentication-results",
+        "x-ses-receipt",
+        "x-ses-dkim-signature",
+    }
+)
+_SES_RECEIVED = re.compile(r"\bby\s+inbound-smtp\.[a-z0-9-]+\.amazonaws\.com\b", re.IGNORECASE)
+_WS = re.compile(r"\s+")
+_RESINFO = re.compile(r"^\s*([a-z0-9_-]+)\s*(?:/\s*\d+\s*)?=\s*([a-z_-]+)\s*(?:\s|$)", re.IGNORECASE)
+_FIRST_WORD = re.compile(r"[a-z_-]+", re.IGNORECASE)
+# Lower is worse; a method reported twice keeps its worst result (see module docstring).
+_RESULT_RANK = {
+    "fail": 0,
+    "hardfail": 0,
+    "permerror": 1,
+    "softfail": 2,
+    "temperror": 3,
+    "neutral": 4,
+    "policy": 5,
+    "gray": 6,
+    "processing_failed": 6,
+    "none": 7,
+    "pass": 8,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdicts:
+    """Authentication, spam and virus verdicts from a trusted copy; None where no trusted copy says."""
+
+    spf: str | None = None
+    dkim: str | None = None
+    dmarc: str | None = None
+    spam: str | None = None
+    virus: str | None = None
+    source: str | None = None
+
+
+UNTRUSTED = Verdicts()
+
+
+def _lower_name(name: str) -> str:
+    return name.strip().lower()
+
+
+def _clean(value: str) -> str:
+    """Collapse whitespace, folds included, to single spaces."""
+    return _WS.sub(" ", value).strip()
+
+
+def strip_comments(value: str) -> str:
+    """Remove RFC 5322 comments (nested parentheses, outside quoted strings) from a header value."""
+    if "(" not in value:
+        return value
+    out: list[str] = []
+    depth = 0
+    quoted = False
+    escaped = False
+    for char in value:
+        if escaped:
+            escaped = False
+            if depth == 0:
+                out.append(char)
+            continue
+        if char == "\\":
+            escaped = True
+            if depth == 0:
+                out.append(char)
+            continue
+        if quoted:
+            quoted = char != '"'
+            out.append(char)
+        elif char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+            if not depth:
+                out.append(" ")
+        elif depth == 0:
+            quoted = char == '"'
+            out.append(char)
+    return "".join(out)
+
+
+def parse_authentication_results(value: str) -> tuple[str | None, dict[str, str]]:
+    """Return (authserv-id lower-cased or None when absent, {method: result}) of one Authentication-Results."""
+    segments = strip_comments(_clean(value)).split(";")
+    head = segments[0].strip()
+    if not head or "=" in head:
+        # No authserv-id (Exchange Online's form): it names no service we could trust.
+        return None, {}
+    authserv_id = head.split()[0].strip('"').lower()
+    results: dict[str, str] = {}
+    for segment in segments[1:]:
+        found = _RESINFO.match(segment)
+        if not found:
+            continue
+        method, result = found.group(1).lower(), found.group(2).lower()
+        if method not in ("spf", "dkim", "dmarc"):
+            continue
+        previous = results.get(method)
+        if previous is None:
+            results[method] = result
+        elif method == "dkim":
+            results[method] = "pass" if "pass" in (previous, result) else previous
+        elif _RESULT_RANK.get(result, 5) < _RESULT_RANK.get(previous, 5):
+            results[method] = result
+    return authserv_id, results
+
+
+def _first_word(value: str) -> str | None:
+    found = _FIRST_WORD.search(strip_comments(value))
+    return found.group(0).lower() if found else None
+
+
+def ses_block(headers: Headers) -> tuple[tuple[str, str], ...]:
+    """Return the headers SES prepended (see the module docstring), or () when the top is not SES's block."""
+    block: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    after_receipt = False
+    for name, value in headers:
+        key = _lower_name(name)
+        if key not in _SES_BLOCK_NAMES or key in seen:
+            break
+        if after_receipt and key != "x-ses-dkim-signature":
+            break
+        seen.add(key)
+        block.append((name, value))
+        if key == "x-ses-dkim-signature" and after_receipt:
+            break
+        after_receipt = after_receipt or key == "x-ses-receipt"
+    received = [value for name, value in block if _lower_name(name) == "received"]
+    if not received or not _SES_RECEIVED.search(_clean(received[0])):
+        return ()
+    return tuple(block)
+
+
+def trusted_verdicts(
+    headers: Headers, *, trusted_authserv_ids: tuple[str, ...] = (SES_AUTHSERV_ID,), ses: bool = True
+) -> Verdicts:
+    """Return the verdicts of the trusted copies only (rule in the module docstring); source None if none."""
+    trusted = {authserv_id.lower() for authserv_id in trusted_authserv_ids}
+    scope = ses_block(headers) if ses else tuple(headers)
+    results: dict[str, str] | None = None
+    spam = virus = received_spf = None
+    for name, value in scope:
+        key = _lower_name(name)
+        if key == "authentication-results" and results is None:
+            authserv_id, parsed = parse_authentication_results(value)
+            if authserv_id in trusted:
+                results = parsed
+                if not ses:
+                    break
+        elif ses and key == "x-ses-spam-verdict":
+            spam = _first_word(value)
+        elif ses and key == "x-ses-virus-verdict":
+            virus = _first_word(value)
+        elif ses and key == "received-spf":
+            received_spf = _first_word(value)
+    results = results or {}
+    spf = results.get("spf") or received_spf
+    dkim, dmarc = results.get("dkim"), results.get("dmarc")
+    if not any((spf, dkim, dmarc, spam, virus)):
+        return UNTRUSTED
+    return Verdicts(spf=spf, dkim=dkim, dmarc=dmarc, spam=spam, virus=virus, source="ses" if ses else "mailbox")
+
+
+def verdict_outcome(v: Verdicts, *, quarantine_spam: bool = True, require_pass: bool = False) -> tuple[str, str] | None:
+    """Return None to accept, else (status, reason): rejections first, then the spam quarantine."""
+    if v.dmarc == "fail":
+        return ("rejected", "dmarc_fail")
+    if v.virus == "fail":
+        return ("rejected", "virus")
+    if require_pass and not authenticated(v):
+        return ("rejected", "authentication_required")
+    if quarantine_spam and v.spam == "fail":
+        return ("quarantined", "spam")
+    return None
+
+
+def authenticated(v: Verdicts) -> bool:
+    """True when a trusted copy says DMARC passed or, for a domain without DMARC, both SPF and DKIM passed."""
+    if v.source is None:
+        return False
+    if v.dmarc == "pass":
+        return True
+    # dmarc=none means the domain publishes no DMARC policy: fall back to SPF and DKIM together.
+    return v.dmarc in (None, "none") and v.spf == "pass" and v.dkim == "pass"
+
+
+# --- machine mail -----------------------------------------------------------------------------------------------
+
+# After a phrase: the end, or (after optional spaces) punctuation that ends a subject prefix. "?" is absent on
+# purpose: "Out of office?" is somebody asking.
+_END = r"(?=\s*(?:$|[:：\-–—|/(\[（【)\]）】,，.。!！;»>]))"
+_OPEN = r"[\[(（【]?\s*"
+# Reply prefixes an auto-responder may put first ("Re: Automatic reply: ..."); forwards are not stripped, since a
+# person forwarding an auto-reply or a bounce to support is writing to us.
+_REPLY_PREFIX = re.compile(
+    r"^(?:\s*(?:re|aw|sv|vs|antw|antwort|r|rif|res|odp|ynt|vá|ответ|отв|回复|回覆|答复|返信)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)*",
+    re.IGNORECASE,
+)
+
+_OOO_PHRASES = (
+    # en
+    "out of (?:the )?office",
+    "away from (?:the )?office",
+    "automatic reply",
+    "automatic response",
+    "auto[- ]?reply",
+    "auto[- ]?response",
+    "autoresponder",
+    "vacation (?:reply|response|message|notice)",
+    "ooo",
+    # de
+    "abwesenheitsnotiz",
+    "abwesenheitsmeldung",
+    "abwesenheit",
+    "abwesend",
+    "automatische abwesenheitsnotiz",
+    "automatische antwort",
+    "nicht im büro",
+    "außer haus",
+    # fr
+    "r[ée]ponse automatique d'absence du bureau",
+    "r[ée]ponse automatique",
+    "message d'absence",
+    "absence du bureau",
+    "absente? du bureau",
+    "absence",
+    "absente?",
+    "hors du bureau",
+    # es
+    "respuesta autom[aá]tica",
+    "fuera de (?:la )?oficina",
+    "ausente",
+    "ausencia",
+    # it
+    "risposta automatica",
+    "fuori sede",
+    "fuori (?:dall')?ufficio",
+    "assente",
+    # pt
+    "resposta autom[aá]tica",
+    "fora do escrit[óo]rio",
+    "aus[êe]ncia",
+    # nl
+    "afwezig",
+    "afwezigheidsmelding",
+    "automatisch antwoord",
+    "niet aanwezig",
+    "buiten kantoor",
+    # pl
+    "odpowied[źz] automatyczna",
+    "automatyczna odpowied[źz]",
+    "poza biurem",
+    "nieobecno[śs][ćc]",
+    # ru
+    "автоматический ответ",
+    "автоответ",
+    "нет на месте",
+    "вне офиса",
+    # uk
+    "автовідповідь",
+    "автоматична відповідь",
+    "поза офісом",
+    # sv
+    "fr[åa]nvaro",
+    "fr[åa]nvarande",
+    "automatiskt svar",
+    "inte på kontoret",
+    # no, da
+    "frav[æe]r",
+    "frav[æe]rende",
+    "automatisk svar",
+    "autosvar",
+    "ikke på kontoret",
+    "ude af kontoret",
+    # fi
+    "poissa",
+    "poissa toimistolta",
+    "automaattinen vastaus",
+    # cs, tr, ko
+    "automatická odpověď",
+    "mimo kancelář",
+    "otomatik yan[ıi]t",
+    "자동 ?회신",
+    "자동 ?응답",
+    # zh, ja
+    "自动回复",
+    "自动答复",
+    "自動回覆",
+    "自動回復",
+    "不在办公室",
+    "自動応答",
+    "自動返信",
+    "不在通知",
+    "不在のお知らせ",
+    "不在連絡",
+    "不在",
+)
+# Longest first, so "absence du bureau" wins over "absence" and the end check applies to the whole phrase.
+_OOO_ALTERNATION = "|".join(sorted(_OOO_PHRASES, key=len, reverse=True))
+_OOO_SUBJECT = re.compile(rf"^{_OPEN}(?:{_OOO_ALTERNATION}){_END}", re.IGNORECASE)
+# English "Out of office until Monday": a few continuation words are allowed, but never a question.
+_OOO_CONTINUED = re.compile(
+    r"^[\[(]?\s*(?:out of (?:the )?office|away from (?:the )?office)\s+"
+    r"(?:until|till|til|from|through|thru|back|returning|today|this|next|on|\d)\b[^?]*$",
+    re.IGNORECASE,
+)
+# Lotus Notes: "Jane Doe is out of the office (returning 05/05/2025)".
+_OOO_NOTES = re.compile(r"^[^?:]{1,80}?\bis (?:currently )?out of (?:the )?office" + _END + r"[^?]*$", re.IGNORECASE)
+
+_BOUNCE_PHRASES = (
+    "undelivered mail returned to sender",
+    "undelivered mail",
+    "undeliverable(?: mail| message)?",
+    "delivery status notification",
+    "mail delivery failed",
+    "mail delivery failure",
+    "message delivery failure",
+    "delivery failure(?: notification)?",
+    "delivery has failed",
+    "delivery notification: delivery has failed",
+    "returned mail",
+    "failure notice",
+    "non[- ]?deliverable mail",
+    "mail system error - returned mail",
+    "warning: could not send message",
+    "delayed mail \\(still being retried\\)",
+    # Exchange's localised non-delivery reports: de, fr, es, it, pt, nl, da/no, pl, ru, cs
+    "unzustellbar",
+    "non remis",
+    "no se puede entregar",
+    "non recapitabile",
+    "não entregue",
+    "onbestelbaar",
+    "kan ikke leveres",
+    "niedostarczalne",
+    "недоставлено",
+    "не удается доставить",
+    "nedoručitelné",
+)
+_BOUNCE_SUBJECT = re.compile(
+    rf"^(?:{'|'.join(sorted(_BOUNCE_PHRASES, key=len, reverse=True))}){_END}",
+    re.IGNORECASE,
+)
+_BOUNCE_LOCALPARTS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster"})
+# Exchange sends its non-delivery reports from MicrosoftExchange<32 hex digits>@<domain>.
+_EXCHANGE_NDR_SENDER = re.compile(r"^microsoftexchange[0-9a-f]{32}$", re.IGNORECASE)
+_PARAM = re.compile(r';\s*([a-z0-9_.-]+)\s*=\s*(?:"([^"]*)"|([^;\s]*))', re.IGNORECASE)
+
+
+def _values(headers: Headers, name: str) -> list[str]:
+    return [_clean(value) for key, value in headers if _lower_name(key) == name]
+
+
+def _first(headers: Headers, name: str) -> str | None:
+    for key, value in headers:
+        if _lower_name(key) == name:
+            return _clean(value)
+    return None
+
+
+def _normalise_subject(subject: str) -> str:
+    return _clean(unicodedata.normalize("NFC", subject or ""))
+
+
+def is_out_of_office_subject(subject: str) -> bool:
+    """True when the subject starts (after reply prefixes) with an out-of-office or auto-reply phrase."""
+    text = _REPLY_PREFIX.sub("", _normalise_subject(subject), count=1)
+    return bool(_OOO_SUBJECT.match(text) or _OOO_CONTINUED.match(text) or _OOO_NOTES.match(text))
+
+
+def is_bounce_subject(subject: str) -> bool:
+    """True when the subject starts with a delivery-failure phrase; "Re: Undeliverable" is a person replying."""
+    return bool(_BOUNCE_SUBJECT.match(_normalise_subject(subject)))
+
+
+def _content_type(headers: Headers, content_type: str | None) -> tuple[str, dict[str, str]]:
+    """Return (type lower-cased, params) from the given value, taking missing params from the header."""
+    header = _first(headers, "content-type") or ""
+    value = _clean(strip_comments(content_type or header))
+    ctype = value.split(";", 1)[0].strip().lower()
+    params = {
+        m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3)) for m in _PARAM.finditer(value)
+    }
+    if not params and content_type and header:
+        header_type, header_params = _content_type(headers, None)
+        if header_type == ctype:
+            params = header_params
+    return ctype, params
+
+
+def _sender_localpart(sender: str | None) -> str:
+    if not sender:
+        return ""
+    sender = sender.strip().strip("<>")
+    local, at, _ = sender.rpartition("@")
+    return (local if at else sender).strip('"').lower()
+
+
+def _is_bounce(headers: Headers, subject: str, sender: str | None, ctype: str, params: dict[str, str]) -> bool:
+    if ctype == "multipart/report" and params.get("report-type", "delivery-status").lower() == "delivery-status":
+        # A report without a report-type is nearly always a DSN.
+        return True
+    local = _sender_localpart(sender)
+    if local in _BOUNCE_LOCALPARTS or _EXCHANGE_NDR_SENDER.match(local):
+        return True
+    if _values(headers, "x-failed-recipients") or _values(headers, "x-ms-exchange-message-is-ndr"):
+        return True
+    return is_bounce_subject(subject)
+
+
+def _autoreply_header(headers: Headers) -> bool:
+    for key, value in headers:
+        key = _lower_name(key)
+        word = _first_word(value) or ""
+        if key in ("x-autoreply", "x-auto-reply") and word not in ("no", "false"):
+            return True
+        if key in ("x-autorespond", "x-autoreply-from", "x-mail-autoreply", "x-ms-exchange-generated-message-source"):
+            # Exchange writes the last for mail its agents generate (inbox-rule replies, journal reports).
+            return True
+        if key == "x-autogenerated" and word == "reply":
+            return True
+        if key == "x-post-messageclass" and "autoresponder" in value.lower():
+            return True
+        if key == "x-fc-machinegenerated" and word == "true":
+            return True
+        if key == "precedence" and word == "auto_reply":
+            return True
+    return False
+
+
+def machine_mail_reason(
+    headers: Headers, subject: str, sender: str | None, content_type: str | None = None
+) -> str | None:
+    """Return why the mail is machine-sent (reason codes in the module docstring), or None for a person's mail."""
+    ctype, params = _content_type(headers, content_type)
+    if _is_bounce(headers, subject, sender, ctype, params):
+        return "bounce"
+    if ctype == "multipart/report":
+        # Read receipts (disposition-notification), abuse feedback and TLS reports: nobody typed them.
+        return "report"
+    for value in _values(headers, "auto-submitted"):
+        word = _first_word(value)
+        if word and word != "no":
+            return "auto_submitted"
+    if _autoreply_header(headers):
+        return "autoreply_header"
+    if any(_first_word(value) in ("bulk", "junk", "list") for value in _values(headers, "precedence")):
+        return "precedence_bulk"
+    if is_out_of_office_subject(subject):
+        return "out_of_office"
+    # The topmost Return-Path is written by the receiving server from MAIL FROM; "<>" is how bounces and
+    # RFC 3834 auto-replies are sent, never a person's client.
+    return_path = _first(headers, "return-path")
+    if return_path is not None and strip_comments(return_path).replace(" ", "") == "<>":
+        return "null_return_path"
+    return None
+
+
+def is_bounce(headers: Headers, subject: str, sender: str | None, content_type: str | None = None) -> bool:
+    """True when the mail is a delivery status notification (a bounce or a delay warning)."""
+    return machine_mail_reason(headers, subject, sender, content_type) == "bounce"
+
+
+class _Part(Protocol):
+    content_type: str
+    payload: bytes
+
+
+def _dsn_fields(block: str) -> dict[str, str]:
+    """Parse one header-like block of a delivery-status body, unfolding continuation lines."""
+    fields: dict[str, str] = {}
+    name = None
+    for line in block.splitlines():
+        if line[:1] in (" ", "\t") and name:
+            fields[name] += " " + line.strip()
+            continue
+        key, colon, value = line.partition(":")
+        if colon:
+            name = key.strip().lower()
+            fields.setdefault(name, value.strip())
+    return fields
+
+
+def _dsn_address(value: str | None) -> str | None:
+    if not value:
+        return None
+    _, semicolon, address = value.partition(";")
+    address = (address if semicolon else value).strip().strip("<>").strip()
+    return address if "@" in address else None
+
+
+def bounced_recipients(headers: Headers, attachments: Iterable[_Part] = ()) -> tuple[str, ...]:
+    """Return the lower-cased addresses a DSN reports as failed (Action: failed, then X-Failed-Recipients)."""
+    found: list[str] = []
+    for part in attachments:
+        if part.content_type.lower() not in ("message/delivery-status", "message/global-delivery-status"):
+            continue
+        body = part.payload.decode("utf-8", "replace").replace("\r\n", "\n")
+        for block in re.split(r"\n[ \t]*\n", body):
+            fields = _dsn_fields(block)
+            if fields.get("action", "").split(" ")[0].lower() != "failed":
+                continue
+            # Original-Recipient is the address as we sent it; Final-Recipient may be after forwarding.
+            address = _dsn_address(fields.get("original-recipient")) or _dsn_address(fields.get("final-recipient"))
+            if address:
+                found.append(address)
+    for value in _values(headers, "x-failed-recipients"):
+        found.extend(address.strip().strip("<>") for address in value.split(",") if "@" in address)
+    seen: set[str] = set()
+    unique = []
+    for address in found:
+        # Lower-cased like the pipeline's own sender addresses, so the caller can compare directly.
+        address = address.lower()
+        if address not in seen:
+            seen.add(address)
+            unique.append(address)
+    return tuple(unique)
+
+
+def machine_reason_of(parsed: ParsedEmail) -> str | None:
+    """Return machine_mail_reason for a ParsedEmail."""
+    return machine_mail_reason(parsed.headers, parsed.subject, parsed.sender.email if parsed.sender else None)
+
+
+def bounced_recipients_of(parsed: ParsedEmail) -> tuple[str, ...]:
+    """Return bounced_recipients for a ParsedEmail."""
+    return bounced_recipients(parsed.headers, parsed.attachments)
