@@ -152,6 +152,18 @@ class ChatApi:
         repo.put_message(message)
         return message
 
+    def participant_warnings(self, conversation: Conversation) -> list[str]:
+        """What the chat should show about the user's email address (bouncing, unsubscribed)."""
+        user = repo.get_person(conversation.user_email)
+        if user is None:
+            return []
+        warnings = []
+        if user.bouncing:
+            warnings.append(f"{user.email}: bouncing, emails to it are not sent")
+        if user.unsubscribed:
+            warnings.append(f"{user.email}: unsubscribed from all email")
+        return warnings
+
     def conversation(self, conversation_id: str) -> tuple[Conversation, list[Message]]:
         """A conversation and its messages."""
         conversation = repo.get_conversation(conversation_id)

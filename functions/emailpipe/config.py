@@ -22,6 +22,8 @@ class Config:
     brand_name: str
     token_secret_id: str
     attachment_prefix: str = "attachments/"
+    digest_queue_url: str | None = None
+    configuration_set: str | None = None
 
 
 _REQUIRED = {
@@ -45,6 +47,8 @@ def config_from_env(env: os._Environ[str] | dict[str, str] | None = None) -> Con
         piping_address=env["PIPING_ADDRESS"].strip().lower(),
         brand_name=env.get("BRAND_NAME", "AiX"),
         token_secret_id=env["TOKEN_SECRET_ID"],
+        digest_queue_url=env.get("DIGEST_QUEUE_URL") or None,
+        configuration_set=env.get("SES_CONFIGURATION_SET") or None,
     )
 
 

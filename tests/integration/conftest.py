@@ -32,9 +32,9 @@ class Env:
         assert self.stack.info is not None
         return self.stack.info.outputs
 
-    def drain(self) -> None:
+    def drain(self, *, wait_for_digests: bool = False) -> None:
         assert self.stack.triggers is not None
-        self.stack.triggers.drain()
+        self.stack.triggers.drain(wait_for_digests=wait_for_digests)
 
     def deliver(self, raw: bytes) -> Any:
         """Store a raw email as SES does, run the triggers, and return the recorded outcome."""
@@ -68,6 +68,8 @@ class World:
 
 @pytest.fixture
 def world(env: Env) -> World:
+    # Most tests look at one email per message; the digest window has tests of its own.
+    env.api.set_setting("digest_window_seconds", "0")
     env.api.add_department("Billing")
     env.api.add_department("Sales")
     env.api.add_agent("alice@agents.example", "Alice", ["Billing"])

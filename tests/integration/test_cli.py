@@ -38,6 +38,7 @@ def running(env):
 
 def test_the_commands_reproduce_the_demo_story(running, tmp_path):
     env = running
+    _run(env, "settings", "set", "digest_window_seconds", "0")
     _run(env, "department", "add", "Billing")
     _run(env, "agent", "add", "bob@agents.example", "--name", "Bob", "--department", "Billing")
     _run(env, "presence", "bob@agents.example", "offline")

@@ -17,8 +17,8 @@ def _notification(**overrides) -> Notification:
         subject="Re: Invoice",
         message_id="<tok.1@example.com>",
         references=("<tok.0@example.com>",),
-        message=message,
-        author_name="Carol",
+        messages=(message,),
+        author_names={"carol@c.example": "Carol"},
     )
     fields.update(overrides)
     return Notification(**fields)
@@ -54,6 +54,28 @@ def test_cr_lf_in_names_and_subjects_cannot_inject_headers():
 
     assert mail["Bcc"] is None and mail["X-Evil"] is None
     assert "victim@x.example" in str(mail["Subject"])
+
+
+def test_a_digest_lists_every_new_message_and_links_or_attaches_files():
+    from emailpipe.domain.models import AttachmentRef
+    from emailpipe.mail.compose import Attached
+
+    first = Message("m1", "c1", "bob@a.example", Role.AGENT, "First", Source.CHAT, 1e9)
+    big = AttachmentRef("big.pdf", "application/pdf", 10_000_000, "0" * 64, "attachments/c1/m2/0-big.pdf")
+    small = AttachmentRef("s.txt", "text/plain", 5, "1" * 64, "attachments/c1/m2/1-s.txt")
+    second = Message("m2", "c1", "bob@a.example", Role.AGENT, "Second", Source.CHAT, 1e9 + 5, (big, small))
+    n = _notification(
+        messages=(first, second),
+        links={big.s3_key: "https://example.test/big?sig", small.s3_key: "https://example.test/s?sig"},
+        attached=(Attached("s.txt", "text/plain", b"hello"),),
+    )
+
+    mail = _parse(build_notification(n))
+    text = mail.get_body(("plain",)).get_content()
+
+    assert "2 new messages" in text and text.index("First") < text.index("Second")
+    assert "https://example.test/big?sig" in text
+    assert [part.get_filename() for part in mail.iter_attachments()] == ["s.txt"]
 
 
 def test_user_text_is_escaped_in_the_html_part():

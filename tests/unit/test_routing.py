@@ -17,8 +17,8 @@ def _message(author: Person | None, role: Role) -> Message:
     return Message("m1", "c1", author.email if author else None, role, "hi", Source.CHAT, NOW)
 
 
-def _emails(people):
-    return [p.email for p in people]
+def _emails(routing):
+    return [p.email for p in routing.recipients]
 
 
 def test_a_user_message_in_a_department_goes_to_its_offline_agents_only():
@@ -47,25 +47,47 @@ def test_an_agent_seen_longer_ago_than_the_offline_setting_counts_as_offline():
 def test_an_agent_answer_always_goes_to_the_user_and_never_to_its_author():
     conversation = Conversation("c1", USER.email, department="Billing")
 
-    assert recipients_for(_message(BOB, Role.AGENT), conversation, USER, STAFF, Settings(), NOW) == [USER]
+    assert recipients_for(_message(BOB, Role.AGENT), conversation, USER, STAFF, Settings(), NOW).recipients == (USER,)
 
 
 def test_in_human_takeover_mode_no_agent_is_emailed_while_the_bot_answers():
     conversation = Conversation("c1", USER.email, department="Billing")
     settings = Settings(human_takeover=True)
 
-    assert recipients_for(_message(USER, Role.USER), conversation, USER, STAFF, settings, NOW) == []
-    assert recipients_for(_message(None, Role.BOT), conversation, USER, STAFF, settings, NOW) == [USER]
+    assert recipients_for(_message(USER, Role.USER), conversation, USER, STAFF, settings, NOW).recipients == ()
+    assert recipients_for(_message(None, Role.BOT), conversation, USER, STAFF, settings, NOW).recipients == (USER,)
 
 
 def test_an_assigned_agent_is_the_only_one_emailed():
     conversation = Conversation("c1", USER.email, department="Billing", assigned_agent=OLGA.email)
 
-    assert recipients_for(_message(USER, Role.USER), conversation, USER, STAFF, Settings(), NOW) == [OLGA]
+    assert recipients_for(_message(USER, Role.USER), conversation, USER, STAFF, Settings(), NOW).recipients == (OLGA,)
 
 
 def test_a_bouncing_address_is_skipped():
     bouncing = Person("bob@a.example", "Bob", Role.AGENT, ("Billing",), bouncing=True)
     conversation = Conversation("c1", USER.email, department="Billing")
 
-    assert recipients_for(_message(USER, Role.USER), conversation, USER, [ALICE, bouncing], Settings(), NOW) == []
+    routing = recipients_for(_message(USER, Role.USER), conversation, USER, [ALICE, bouncing], Settings(), NOW)
+
+    assert routing.recipients == ()
+    assert routing.skipped == ((bouncing, "bouncing"),)
+
+
+def test_a_user_with_notifications_off_still_gets_agent_answers_but_not_after_unsubscribing():
+    quiet = Person("carol@c.example", "Carol", Role.USER, email_notifications=False)
+    gone = Person("carol@c.example", "Carol", Role.USER, unsubscribed=True)
+    conversation = Conversation("c1", USER.email)
+    answer = _message(BOB, Role.AGENT)
+
+    assert recipients_for(answer, conversation, quiet, STAFF, Settings(), NOW).recipients == (quiet,)
+    assert recipients_for(answer, conversation, gone, STAFF, Settings(), NOW).skipped == ((gone, "unsubscribed"),)
+
+
+def test_an_agent_who_turned_email_notifications_off_is_not_emailed():
+    quiet = Person("bob@a.example", "Bob", Role.AGENT, ("Billing",), email_notifications=False)
+    conversation = Conversation("c1", USER.email, department="Billing")
+
+    routing = recipients_for(_message(USER, Role.USER), conversation, USER, [ALICE, quiet], Settings(), NOW)
+
+    assert routing.skipped == ((quiet, "notifications_off"),)

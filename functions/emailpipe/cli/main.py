@@ -78,6 +78,9 @@ def _quiet_lambda_output() -> None:
     # The handlers log and emit metrics as JSON to stdout, as in Lambda; locally that would bury the transcript.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    import warnings
+
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def cmd_department_add(args: argparse.Namespace) -> int:
@@ -127,11 +130,16 @@ def cmd_conversation_open(args: argparse.Namespace) -> int:
 
 
 def cmd_conversation_show(args: argparse.Namespace) -> int:
-    conversation, messages = _api(_connect()).conversation(args.conversation)
+    api = _api(_connect())
+    conversation, messages = api.conversation(args.conversation)
+    warnings = api.participant_warnings(conversation)
     if args.json:
-        print(json.dumps({"conversation": asdict(conversation), "messages": [asdict(m) for m in messages]}, indent=2))
+        data = {"conversation": asdict(conversation), "messages": [asdict(m) for m in messages], "warnings": warnings}
+        print(json.dumps(data, indent=2))
         return 0
     print(f"conversation {conversation.id} · user {conversation.user_email} · subject {conversation.subject!r}")
+    for warning in warnings:
+        print(f"  ! {warning}")
     for message in messages:
         author = message.author_email or "bot"
         print(f"[{_iso(message.created_at)}] {author} ({message.author_role.value}, via {message.source.value}):")

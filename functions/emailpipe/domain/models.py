@@ -47,6 +47,8 @@ class Person:
     online: bool = False
     last_seen: float = 0.0
     bouncing: bool = False
+    email_notifications: bool = True  # staff: email me about user messages; users get agent answers regardless
+    unsubscribed: bool = False  # an explicit unsubscribe from all email (or a complaint): nothing is sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,9 @@ class Settings:
     max_emails_per_sender: int = 20
     max_emails_per_conversation: int = 20
     rate_window_seconds: int = 600
+    digest_window_seconds: int = 120
+    attach_max_bytes: int = 256 * 1024
+    link_expiry_seconds: int = 7 * 24 * 3600
 
     KEYS = (
         "delimiter",
@@ -119,6 +124,9 @@ class Settings:
         "max_emails_per_sender",
         "max_emails_per_conversation",
         "rate_window_seconds",
+        "digest_window_seconds",
+        "attach_max_bytes",
+        "link_expiry_seconds",
     )
 
 

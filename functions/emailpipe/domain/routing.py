@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from emailpipe.domain.models import Conversation, Message, Person, Role, Settings
 
@@ -12,6 +13,14 @@ def is_offline(person: Person, settings: Settings, now: float) -> bool:
     return not person.online or now - person.last_seen > settings.offline_after_seconds
 
 
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """The people to email, and the people deliberately not emailed with the reason (recorded)."""
+
+    recipients: tuple[Person, ...]
+    skipped: tuple[tuple[Person, str], ...] = ()
+
+
 def recipients_for(
     message: Message,
     conversation: Conversation,
@@ -19,15 +28,36 @@ def recipients_for(
     staff: Iterable[Person],
     settings: Settings,
     now: float,
-) -> list[Person]:
-    """The people to email about `message`, never its author and never a bouncing address."""
+) -> Routing:
+    """The people to email about `message`: never its author, never a bouncing or unsubscribed address."""
     if message.author_role is Role.USER:
         chosen = _staff_for_user_message(conversation, list(staff), settings, now)
     else:
-        # Agents', admins' and the bot's answers always reach the user, whatever their chat notification setting.
+        # Agents', admins' and the bot's answers always reach the user, whatever their notification setting.
         chosen = [user] if user is not None else []
     author = (message.author_email or "").lower()
-    return [person for person in chosen if person.email != author and not person.bouncing]
+    recipients: list[Person] = []
+    skipped: list[tuple[Person, str]] = []
+    for person in chosen:
+        if person.email == author:
+            continue
+        reason = delivery_block(person, for_user_answer=message.author_role is not Role.USER)
+        if reason:
+            skipped.append((person, reason))
+        else:
+            recipients.append(person)
+    return Routing(tuple(recipients), tuple(skipped))
+
+
+def delivery_block(person: Person, *, for_user_answer: bool) -> str | None:
+    """Why an email must not go to `person` now, or None."""
+    if person.unsubscribed:
+        return "unsubscribed"
+    if person.bouncing:
+        return "bouncing"
+    if not person.email_notifications and not for_user_answer:
+        return "notifications_off"
+    return None
 
 
 def _staff_for_user_message(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+from dataclasses import replace
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -24,21 +26,26 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
-def _context() -> InboundContext:
+def _context(from_mailbox: bool = False) -> InboundContext:
     config = get_config()
     repo.configure(config.table_name)
-    return InboundContext(
+    context = InboundContext(
         piping_address=config.piping_address,
         attachment_prefix=config.attachment_prefix,
         keys=lambda: keys.token_keys(config.token_secret_id),
         put_attachment=lambda key, data, content_type: blobs.put_object(config.mail_bucket, key, data, content_type),
         clock=time.time,
     )
+    if not from_mailbox:
+        return context
+    # Mail copied from a mailbox (ingress/) carries its provider's Authentication-Results, not SES's block.
+    authserv_ids = os.environ.get("MAILBOX_TRUSTED_AUTHSERV_IDS", "").split(",")
+    return replace(context, ses_ingress=False, trusted_authserv_ids=tuple(a.strip() for a in authserv_ids if a.strip()))
 
 
 def handle_s3_object(bucket: str, key: str) -> InboundRecord:
     """Process one stored email; the same function serves the Lambda, `emailpipe redrive` and the local stack."""
-    ctx = _context()
+    ctx = _context(key.startswith(f"{get_config().inbound_prefix}mailbox/"))
     logger.append_keys(s3_key=key)
     try:
         raw = blobs.read_object(bucket, key, MAX_EMAIL_BYTES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from email import message_from_string, policy
 from typing import Any
 
@@ -31,6 +32,7 @@ def run_demo() -> int:
     """Run the demo story; 0 when every step behaved as the product promises."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     from emailpipe.chat import ChatApi
     from emailpipe.cli.main import deliver_raw_email
     from emailpipe.store import repo
@@ -54,7 +56,7 @@ def run_demo() -> int:
 
         def pipe(raw: bytes, label: str, expect: str) -> Any:
             key = deliver_raw_email(info, raw)
-            triggers.drain()
+            triggers.drain(wait_for_digests=True)
             record = repo.get_inbound(key)
             counts["in"] += 1
             status = record.status.value if record else "missing"
@@ -74,16 +76,16 @@ def run_demo() -> int:
         api.add_user("carol@customer.example", "Carol Customer")
         api.set_presence("alice@agents.example", True)
         api.set_presence("bob@agents.example", False)
+        api.set_setting("digest_window_seconds", "2")
         _say("   Billing: alice@agents.example (online), bob@agents.example (offline); user carol@customer.example")
         conversation = api.open_conversation("carol@customer.example", "Billing", "Invoice 1042 is wrong")
         _say(f"   conversation {conversation.id} opened for Carol in Billing")
         _say()
 
-        _say("2. Carol writes in the chat; only the offline agent is emailed")
-        api.post_message(
-            conversation.id, "carol@customer.example", "Hello, invoice 1042 charges me twice. Can you fix it?"
-        )
-        triggers.drain()
+        _say("2. Carol writes twice in the chat; only the offline agent is emailed, once, with both (a digest)")
+        api.post_message(conversation.id, "carol@customer.example", "Hello, invoice 1042 charges me twice.")
+        api.post_message(conversation.id, "carol@customer.example", "Can you fix it?")
+        triggers.drain(wait_for_digests=True)
         to_bob = [m for m in new_emails() if "bob@agents.example" in (m["destinations"] or [])]
         for mail in to_bob:
             _say("  email out:")
@@ -103,7 +105,7 @@ def run_demo() -> int:
             problems.append(f"expected one email to Carol, got {len(to_carol)}")
         _say()
 
-        _say("4. Carol replies to her email; Bob gets it in the same thread")
+        _say("4. Carol replies to her email; Bob gets it in the same thread (References grows)")
         pipe(
             reply_to(to_carol[0]["raw"], "carol@customer.example", "Carol Customer", "Thank you, that was quick!"),
             "Carol's reply",
@@ -122,6 +124,9 @@ def run_demo() -> int:
             "a new email with no conversation token",
             "rejected",
         )
+        away = reply_to(to_carol[0]["raw"], "carol@customer.example", "Carol Customer", "I am away until Monday.")
+        away = away.replace(b"Subject: ", b"Auto-Submitted: auto-replied\r\nSubject: ", 1)
+        pipe(away, "Carol's out-of-office auto-reply", "rejected")
         _say()
 
         _say("6. The conversation as the chat shows it")

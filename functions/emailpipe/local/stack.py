@@ -127,6 +127,7 @@ class StackInfo:
             "PIPING_ADDRESS": o["PipingAddress"],
             "BRAND_NAME": o.get("BrandName", "AiX"),
             "TOKEN_SECRET_ID": o["TokenSecretName"],
+            "DIGEST_QUEUE_URL": o.get("DigestQueueUrl", ""),
         }
 
 
@@ -247,6 +248,7 @@ class Triggers:
         self._iterators: dict[str, str] = {}
         self._stream_arn: str | None = None
         self._filters: list[dict[str, Any]] | None = None
+        self._arns: dict[str, str] = {}
         self._lock = threading.Lock()
         os.environ.update(info.env())
         os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "emailpipe")
@@ -254,14 +256,16 @@ class Triggers:
 
         get_config.cache_clear()
         from emailpipe.inbound import handler as inbound_handler
+        from emailpipe.notifier import adapters, digest_handler
         from emailpipe.notifier import handler as notifier_handler
         from emailpipe.store import keys
 
         inbound_handler._context.cache_clear()
-        notifier_handler._context.cache_clear()
+        adapters.notifier_context.cache_clear()
         keys.reset()
         self._inbound = inbound_handler.lambda_handler
         self._notifier = notifier_handler.lambda_handler
+        self._digest = digest_handler.lambda_handler
 
     def _stream_filters(self) -> list[dict[str, Any]]:
         if self._filters is None:
@@ -273,9 +277,16 @@ class Triggers:
 
     def pump_inbound(self) -> int:
         """Deliver waiting S3 notifications to the inbound handler; the number of SQS messages handled."""
+        return self._pump_queue(self.info.outputs["InboundQueueUrl"], self._inbound, "InboundFunction")
+
+    def pump_digests(self) -> int:
+        """Deliver digest windows whose delay has passed to the digest handler."""
+        url = self.info.outputs.get("DigestQueueUrl")
+        return self._pump_queue(url, self._digest, "DigestFunction") if url else 0
+
+    def _pump_queue(self, url: str, handler: Any, function_name: str) -> int:
         sqs = client("sqs")
-        url = self.info.outputs["InboundQueueUrl"]
-        arn = _queue_arn(url)
+        arn = self._arns.get(url) or self._arns.setdefault(url, _queue_arn(url))
         handled = 0
         while True:
             response = sqs.receive_message(
@@ -303,7 +314,7 @@ class Triggers:
                     for m in messages
                 ]
             }
-            result = self._inbound(event, FakeLambdaContext("InboundFunction"))
+            result = handler(event, FakeLambdaContext(function_name))
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             for m in messages:
                 if m["MessageId"] not in failed:
@@ -361,13 +372,24 @@ class Triggers:
             ),
         )
 
-    def drain(self, timeout: float = 30.0) -> None:
-        """Run both triggers until neither has anything left (what a test or the demo waits for)."""
+    def drain(self, timeout: float = 30.0, *, wait_for_digests: bool = False) -> None:
+        """Run the triggers until none has anything left; optionally until delayed digests have gone out too."""
         deadline = time.monotonic() + timeout
         with self._lock:
             while time.monotonic() < deadline:
-                if not (self.pump_inbound() + self.pump_stream()):
+                if self.pump_inbound() + self.pump_stream() + self.pump_digests():
+                    continue
+                if not wait_for_digests or not self._digests_waiting():
                     return
+                time.sleep(0.2)
+
+    def _digests_waiting(self) -> bool:
+        url = self.info.outputs.get("DigestQueueUrl")
+        if not url:
+            return False
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
+        attributes = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return any(int(attributes.get(name, 0)) for name in names)
 
     def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:
         """Poll both triggers until `stop` is set."""

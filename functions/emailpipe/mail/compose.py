@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formatdate
+from email.utils import format_datetime
 
 from emailpipe.domain.models import Message, Role
 from emailpipe.domain.reply import DELIMITER
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 
 def header_safe(value: str, limit: int = 200) -> str:
@@ -21,8 +22,17 @@ def header_safe(value: str, limit: int = 200) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Attached:
+    """A small chat attachment carried in the email itself."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Notification:
-    """Everything one notification email needs."""
+    """Everything one notification email needs: one or more new messages (a digest) and some context."""
 
     from_name: str
     from_address: str
@@ -32,29 +42,51 @@ class Notification:
     subject: str
     message_id: str
     references: tuple[str, ...]
-    message: Message
-    author_name: str
+    messages: tuple[Message, ...]
+    author_names: dict[str, str] = field(default_factory=dict)
     context: tuple[Message, ...] = ()
     delimiter: bool = True
+    links: dict[str, str] = field(default_factory=dict)  # attachment S3 key -> expiring link
+    attached: tuple[Attached, ...] = ()
+    link_expiry_text: str = ""
 
 
-def _author_label(message: Message, author_name: str) -> str:
+def _author(message: Message, names: dict[str, str]) -> str:
     if message.author_role is Role.BOT:
         return "Bot"
-    return author_name or (message.author_email or "Someone")
+    email = message.author_email or ""
+    return names.get(email) or email or "Someone"
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """A context line: the message's words on one line, shortened."""
+    words = " ".join(text.split())
+    return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
+
+
+def _when(message: Message) -> str:
+    return datetime.fromtimestamp(message.created_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _text_body(n: Notification) -> str:
     lines: list[str] = []
     if n.delimiter:
         lines += [DELIMITER, ""]
-    lines += [f"{_author_label(n.message, n.author_name)} wrote:", "", n.message.text or "(no text)"]
-    for attachment in n.message.attachments:
-        lines.append(f"[attachment: {attachment.filename}, {attachment.size} bytes]")
+    if len(n.messages) > 1:
+        lines += [f"{len(n.messages)} new messages:", ""]
+    for message in n.messages:
+        lines += [f"{_author(message, n.author_names)} wrote ({_when(message)}):", "", message.text or "(no text)"]
+        for attachment in message.attachments:
+            link = n.links.get(attachment.s3_key)
+            where = f" {link}" if link else ""
+            lines.append(f"[attachment: {attachment.filename}, {attachment.size} bytes]{where}")
+        lines.append("")
+    if n.links and n.link_expiry_text:
+        lines.append(f"Attachment links expire {n.link_expiry_text}.")
     if n.context:
         lines += ["", "Earlier in this conversation:"]
         for earlier in n.context:
-            lines.append(f"- {earlier.author_email or 'Bot'}: {earlier.text[:300]}")
+            lines.append(f"- {_author(earlier, n.author_names)}: {_one_line(earlier.text)}")
     lines += ["", "Reply to this email to answer in the chat."]
     return "\n".join(lines) + "\n"
 
@@ -64,31 +96,37 @@ def _html_body(n: Notification) -> str:
     parts = ["<!DOCTYPE html><html><body>"]
     if n.delimiter:
         parts.append(f'<p style="color:#888">{esc(DELIMITER)}</p>')
-    parts.append(f"<p><strong>{esc(_author_label(n.message, n.author_name))}</strong> wrote:</p>")
-    text = esc(n.message.text or "(no text)").replace("\n", "<br>\n")
-    parts.append(f'<div style="white-space:normal">{text}</div>')
-    for attachment in n.message.attachments:
-        parts.append(f"<p>[attachment: {esc(attachment.filename)}, {attachment.size} bytes]</p>")
+    for message in n.messages:
+        parts.append(f"<p><strong>{esc(_author(message, n.author_names))}</strong> wrote ({esc(_when(message))}):</p>")
+        text = esc(message.text or "(no text)").replace("\n", "<br>\n")
+        parts.append(f"<div>{text}</div>")
+        for attachment in message.attachments:
+            label = f"{esc(attachment.filename)}, {attachment.size} bytes"
+            link = n.links.get(attachment.s3_key)
+            parts.append(f'<p>&#128206; <a href="{esc(link)}">{label}</a></p>' if link else f"<p>&#128206; {label}</p>")
     if n.context:
         parts.append('<hr><p style="color:#888">Earlier in this conversation:</p><ul>')
         for earlier in n.context:
-            parts.append(f"<li>{esc(earlier.author_email or 'Bot')}: {esc(earlier.text[:300])}</li>")
+            parts.append(f"<li>{esc(_author(earlier, n.author_names))}: {esc(_one_line(earlier.text))}</li>")
         parts.append("</ul>")
     parts.append('<p style="color:#888">Reply to this email to answer in the chat.</p></body></html>')
     return "\n".join(parts)
 
 
+def _address(display_name: str, address: str) -> Address:
+    local, _, domain = address.partition("@")
+    return Address(display_name=header_safe(display_name), username=local, domain=domain)
+
+
 def build_notification(n: Notification) -> EmailMessage:
     """The notification as a multipart/alternative email that threads and can be answered with a plain Reply."""
     mail = EmailMessage()
-    from_local, _, from_domain = n.from_address.partition("@")
-    mail["From"] = Address(display_name=header_safe(n.from_name), username=from_local, domain=from_domain)
-    to_local, _, to_domain = n.to_address.partition("@")
-    mail["To"] = Address(display_name=header_safe(n.to_name), username=to_local, domain=to_domain)
-    reply_local, _, reply_domain = n.reply_to.partition("@")
-    mail["Reply-To"] = Address(display_name=header_safe(n.from_name), username=reply_local, domain=reply_domain)
+    mail["From"] = _address(n.from_name, n.from_address)
+    mail["To"] = _address(n.to_name, n.to_address)
+    mail["Reply-To"] = _address(n.from_name, n.reply_to)
     mail["Subject"] = header_safe(n.subject, limit=250)
-    mail["Date"] = formatdate(localtime=False) if not n.message.created_at else _date(n.message.created_at)
+    newest = max((m.created_at for m in n.messages), default=0.0)
+    mail["Date"] = format_datetime(datetime.fromtimestamp(newest, UTC) if newest else datetime.now(UTC))
     mail["Message-ID"] = n.message_id
     if n.references:
         mail["In-Reply-To"] = n.references[-1]
@@ -98,10 +136,9 @@ def build_notification(n: Notification) -> EmailMessage:
     mail["X-Auto-Response-Suppress"] = "All"
     mail.set_content(_text_body(n))
     mail.add_alternative(_html_body(n), subtype="html")
+    for item in n.attached:
+        maintype, _, subtype = item.content_type.partition("/")
+        mail.add_attachment(
+            item.data, maintype=maintype or "application", subtype=subtype or "octet-stream", filename=item.filename
+        )
     return mail
-
-
-def _date(ts: float) -> str:
-    from datetime import UTC, datetime
-
-    return format_datetime(datetime.fromtimestamp(ts, UTC))

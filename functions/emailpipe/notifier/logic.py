@@ -1,14 +1,21 @@
-"""Notifier: a new chat message -> the people who must know -> one email each, sent once."""
+"""Notifier: a new chat message -> the people who must know -> one email each (or one digest), sent once.
+
+With a digest window (setting `digest_window_seconds` > 0) a recipient's new messages collect in a pending
+item; the first one schedules a delayed "send the digest" message (an SQS delay queue, so no Lambda waits),
+and when it fires every message collected by then goes out in one email. With a window of 0 each message is
+sent at once. Either way each (message, recipient) pair is emailed at most once.
+"""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from emailpipe.domain import tokens
-from emailpipe.domain.models import Conversation, Message, Person
-from emailpipe.domain.routing import recipients_for
-from emailpipe.mail.compose import Notification, build_notification
+from emailpipe.domain.models import Conversation, Message, Person, Role, Settings
+from emailpipe.domain.routing import delivery_block, is_offline, recipients_for
+from emailpipe.mail.compose import Attached, Notification, build_notification
 from emailpipe.observability import hash_address, logger
 from emailpipe.store import repo
 
@@ -28,6 +35,9 @@ class NotifierContext:
     keys: Callable[[], Sequence[bytes]]
     send: Callable[[bytes, str], str]  # (raw MIME, recipient) -> SES message id; raises PermanentSendError
     clock: Callable[[], float]
+    schedule_digest: Callable[[str, str, str, int], None] | None = None  # (conversation, recipient, window, delay)
+    presign: Callable[[str, int], str] | None = None  # (S3 key, seconds) -> expiring link
+    read_attachment: Callable[[str], bytes] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,67 +45,131 @@ class Delivery:
     """What happened to one recipient of one message."""
 
     recipient: str
-    status: str  # sent | duplicate | failed
+    status: str  # sent | queued | duplicate | failed | skipped_<reason>
 
 
 def notify(message: Message, ctx: NotifierContext) -> list[Delivery]:
-    """Email every recipient of `message` once; a transient SES failure raises so the record is retried."""
+    """Email (or queue for the digest) every recipient of `message`; a transient SES failure raises to retry."""
     conversation = repo.get_conversation(message.conversation_id)
     if conversation is None:
         logger.warning("message of an unknown conversation", extra={"conversation_id": message.conversation_id})
         return []
     settings = repo.get_settings()
     user = repo.get_person(conversation.user_email)
-    staff = repo.list_staff() if message.author_role.value == "user" else []
+    staff = repo.list_staff() if message.author_role is Role.USER else []
     now = ctx.clock()
-    recipients = recipients_for(message, conversation, user, staff, settings, now)
+    routing = recipients_for(message, conversation, user, staff, settings, now)
     deliveries: list[Delivery] = []
-    context: tuple[Message, ...] | None = None
-    for recipient in recipients:
-        if not repo.claim_delivery(message.id, recipient.email, conversation.id, now):
-            deliveries.append(Delivery(recipient.email, "duplicate"))
-            continue
-        if context is None:
-            context = _context_before(message)
-        deliveries.append(_send_one(message, conversation, recipient, context, settings.delimiter, user, staff, ctx))
+    for person, reason in routing.skipped:
+        repo.record_skip(message.id, person.email, conversation.id, reason, now)
+        deliveries.append(Delivery(person.email, f"skipped_{reason}"))
+    window = settings.digest_window_seconds if ctx.schedule_digest is not None else 0
+    for person in routing.recipients:
+        if window > 0:
+            deliveries.append(_queue(message, conversation, person, window, now, ctx))
+        elif not repo.claim_delivery(message.id, person.email, conversation.id, now):
+            deliveries.append(Delivery(person.email, "duplicate"))
+        else:
+            deliveries.append(_send(conversation, person, (message,), settings, ctx, claim_key=message.id))
     return deliveries
 
 
-def _context_before(message: Message) -> tuple[Message, ...]:
-    earlier = [m for m in repo.list_messages(message.conversation_id) if m.created_at < message.created_at]
+def _queue(
+    message: Message, conversation: Conversation, person: Person, window: int, now: float, ctx: NotifierContext
+) -> Delivery:
+    if repo.get_delivery_status(message.id, person.email) is not None:
+        return Delivery(person.email, "duplicate")  # a re-delivered stream record: already sent or queued
+    proposed = secrets.token_hex(8)
+    in_force = repo.add_pending(conversation.id, person.email, message.id, proposed, now)
+    if in_force == proposed:
+        assert ctx.schedule_digest is not None
+        ctx.schedule_digest(conversation.id, person.email, in_force, window)
+    return Delivery(person.email, "queued")
+
+
+def send_digest(conversation_id: str, recipient: str, window_id: str, ctx: NotifierContext) -> Delivery:
+    """Send the messages collected in a recipient's window as one email (called when the delay has passed)."""
+    pending = repo.get_pending(conversation_id, recipient)
+    if pending is None or pending.window_id != window_id:
+        return Delivery(recipient, "duplicate")
+    conversation = repo.get_conversation(conversation_id)
+    person = repo.get_person(recipient)
+    now = ctx.clock()
+    settings = repo.get_settings()
+    messages = tuple(m for m in repo.list_messages(conversation_id) if m.id in pending.message_ids)
+    if conversation is None or person is None or not messages:
+        _close(conversation_id, recipient, pending.window_id, pending.message_ids, settings, ctx)
+        return Delivery(recipient, "duplicate")
+    # Presence and preferences are read again now: an agent who came back online saw the messages in the chat.
+    reason = delivery_block(person, for_user_answer=not person.role.is_staff)
+    if reason is None and person.role.is_staff and not is_offline(person, settings, now):
+        reason = "online"
+    if reason is not None:
+        for message in messages:
+            repo.record_skip(message.id, recipient, conversation_id, reason, now)
+        _close(conversation_id, recipient, pending.window_id, pending.message_ids, settings, ctx)
+        return Delivery(recipient, f"skipped_{reason}")
+    claim_key = f"digest-{window_id}"
+    if not repo.claim_delivery(claim_key, recipient, conversation_id, now):
+        if repo.get_delivery_status(claim_key, recipient) == "sent":
+            _close(conversation_id, recipient, pending.window_id, pending.message_ids, settings, ctx)
+        return Delivery(recipient, "duplicate")
+    delivery = _send(conversation, person, messages, settings, ctx, claim_key=claim_key)
+    _close(conversation_id, recipient, pending.window_id, pending.message_ids, settings, ctx)
+    return delivery
+
+
+def _close(
+    conversation_id: str, recipient: str, window_id: str, sent: frozenset[str], settings: Settings, ctx: NotifierContext
+) -> None:
+    next_window = secrets.token_hex(8)
+    if repo.close_pending(conversation_id, recipient, window_id, sent, next_window) and ctx.schedule_digest:
+        ctx.schedule_digest(conversation_id, recipient, next_window, max(settings.digest_window_seconds, 1))
+
+
+def _context_before(messages: Sequence[Message], everything: Sequence[Message]) -> tuple[Message, ...]:
+    first = min(m.created_at for m in messages)
+    earlier = [m for m in everything if m.created_at < first]
     return tuple(earlier[-CONTEXT_MESSAGES:])
 
 
-def _author_name(message: Message, user: Person | None, staff: list[Person]) -> str:
-    author = (message.author_email or "").lower()
-    if user is not None and user.email == author:
-        return user.name
-    for person in staff:
-        if person.email == author:
-            return person.name
-    found = repo.get_person(author) if author else None
-    return found.name if found else author
+def _attachments(
+    messages: Sequence[Message], settings: Settings, ctx: NotifierContext
+) -> tuple[dict[str, str], tuple[Attached, ...]]:
+    links: dict[str, str] = {}
+    attached: list[Attached] = []
+    for message in messages:
+        for attachment in message.attachments:
+            if ctx.presign is not None:
+                links[attachment.s3_key] = ctx.presign(attachment.s3_key, settings.link_expiry_seconds)
+            if ctx.read_attachment is not None and attachment.size <= settings.attach_max_bytes:
+                data = ctx.read_attachment(attachment.s3_key)
+                attached.append(Attached(attachment.filename, attachment.content_type, data))
+    return links, tuple(attached)
 
 
-def _send_one(
-    message: Message,
+def _send(
     conversation: Conversation,
     recipient: Person,
-    context: tuple[Message, ...],
-    delimiter: bool,
-    user: Person | None,
-    staff: list[Person],
+    messages: tuple[Message, ...],
+    settings: Settings,
     ctx: NotifierContext,
+    *,
+    claim_key: str,
 ) -> Delivery:
     token = tokens.make_token(ctx.keys(), conversation.id, recipient.email)
     domain = ctx.piping_address.rpartition("@")[2]
     mail_message_id = tokens.message_id(token, domain)
     previous = repo.thread_message_ids(conversation.id, recipient.email)
+    everything = repo.list_messages(conversation.id)
+    authors = {m.author_email for m in everything if m.author_email}
+    people = [p for p in (repo.get_person(a) for a in sorted(authors)) if p is not None]
     subject = (
         f"Re: {conversation.subject}"
         if conversation.subject
         else f"{ctx.brand_name} conversation {conversation.id[:6]}"
     )
+    links, attached = _attachments(messages, settings, ctx)
     mail = build_notification(
         Notification(
             from_name=tokens.display_name(ctx.brand_name, token),
@@ -106,30 +180,37 @@ def _send_one(
             subject=subject,
             message_id=mail_message_id,
             references=tuple(previous),
-            message=message,
-            author_name=_author_name(message, user, staff),
-            context=context,
-            delimiter=delimiter,
+            messages=messages,
+            author_names={p.email: p.name for p in people},
+            context=_context_before(messages, everything),
+            delimiter=settings.delimiter,
+            links=links,
+            attached=attached,
+            link_expiry_text=f"after {settings.link_expiry_seconds // 3600} hours" if links else "",
         )
     )
     try:
         ses_id = ctx.send(bytes(mail), recipient.email)
     except PermanentSendError as exc:
-        repo.finish_delivery(message.id, recipient.email, status="failed_permanent", now=ctx.clock(), error=str(exc))
+        repo.finish_delivery(claim_key, recipient.email, status="failed_permanent", now=ctx.clock(), error=str(exc))
+        for message in messages:
+            if message.id != claim_key:  # a digest: each of its messages shows the refusal too
+                repo.record_skip(message.id, recipient.email, conversation.id, "send_refused", ctx.clock())
         logger.warning("notification refused", extra={"recipient": hash_address(recipient.email), "error": str(exc)})
         return Delivery(recipient.email, "failed")
     except Exception:
-        # Let the stream retry this record; the claim is released so the retry may send.
-        repo.finish_delivery(message.id, recipient.email, status="failed", now=ctx.clock())
+        # Let the trigger retry; the claim is released so the retry may send.
+        repo.finish_delivery(claim_key, recipient.email, status="failed", now=ctx.clock())
         raise
+    now = ctx.clock()
     repo.finish_delivery(
-        message.id,
-        recipient.email,
-        status="sent",
-        now=ctx.clock(),
-        mail_message_id=mail_message_id,
-        ses_message_id=ses_id,
+        claim_key, recipient.email, status="sent", now=now, mail_message_id=mail_message_id, ses_message_id=ses_id
     )
+    if len(messages) > 1 or claim_key != messages[0].id:
+        repo.record_sent([m.id for m in messages], recipient.email, conversation.id, mail_message_id, now)
     repo.append_thread_message_id(conversation.id, recipient.email, mail_message_id)
-    logger.info("notification sent", extra={"recipient": hash_address(recipient.email), "message_id": message.id})
+    logger.info(
+        "notification sent",
+        extra={"recipient": hash_address(recipient.email), "messages": len(messages), "conversation": conversation.id},
+    )
     return Delivery(recipient.email, "sent")

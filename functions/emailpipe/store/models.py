@@ -7,10 +7,14 @@
 | conversation | CONV#<id>           | META                       | USER#<email>      | <created iso> |
 | message      | CONV#<id>           | MSG#<created>#<message id> | -                 | -             |
 | thread       | CONV#<id>           | THREAD#<recipient email>   | -                 | -             |
+| pending      | CONV#<id>           | PENDING#<recipient email>  | -                 | -             |
 | delivery     | DELIVERY#<msg id>   | TO#<recipient email>       | -                 | -             |
 | settings     | SETTINGS            | GLOBAL                     | -                 | -             |
 | inbound      | INBOUND#<s3 key>    | OUTCOME                    | INBOUND           | <received iso>|
 | rate         | RATE#<scope>#<key>  | W#<window start>           | -                 | -             |
+| mailbox      | MAILBOX#<id>        | STATUS                     | -                 | -             |
+| mailbox_lease| MAILBOX#<id>        | LEASE                      | -                 | -             |
+| mailbox_msg  | MAILBOX#<id>        | UID#<v>#<uid> or UIDL#<u>  | -                 | -             |
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -67,6 +72,8 @@ class PersonItem(IndexedItem):
     online = BooleanAttribute(default=False)
     last_seen = NumberAttribute(default=0)
     bouncing = BooleanAttribute(default=False)
+    email_notifications = BooleanAttribute(default=True)
+    unsubscribed = BooleanAttribute(default=False)
     created_at = NumberAttribute(default=0)
 
 
@@ -141,6 +148,17 @@ class SettingsItem(Item):
     max_emails_per_sender = NumberAttribute(default=20)
     max_emails_per_conversation = NumberAttribute(default=20)
     rate_window_seconds = NumberAttribute(default=600)
+    digest_window_seconds = NumberAttribute(default=120)
+    attach_max_bytes = NumberAttribute(default=256 * 1024)
+    link_expiry_seconds = NumberAttribute(default=7 * 24 * 3600)
+
+
+class PendingItem(Item):
+    """Messages waiting for one recipient's digest email in one conversation (the open window)."""
+
+    window_id = UnicodeAttribute(null=True)
+    opened_at = NumberAttribute(null=True)
+    message_ids = UnicodeSetAttribute(null=True)
 
 
 class RateItem(Item):
@@ -166,6 +184,43 @@ class InboundItem(IndexedItem):
     attempts = NumberAttribute(default=1)
 
 
+class MailboxStatusItem(Item):
+    """One polled IMAP/POP3 mailbox: its UIDVALIDITY, copied-UID high-water mark, last run and last error."""
+
+    uidvalidity = UnicodeAttribute(null=True)
+    last_uid = NumberAttribute(default=0)
+    last_run = NumberAttribute(null=True)
+    last_success = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    last_error_detail = UnicodeAttribute(null=True)
+    last_error_at = NumberAttribute(null=True)
+    consecutive_errors = NumberAttribute(default=0)
+    copied_total = NumberAttribute(default=0)
+    skipped_total = NumberAttribute(default=0)
+    last_copied = NumberAttribute(default=0)
+    last_skipped = NumberAttribute(default=0)
+    last_failed = NumberAttribute(default=0)
+    pending = NumberAttribute(default=0)
+
+
+class MailboxLeaseItem(Item):
+    """The one run allowed to poll a mailbox until `expires_at` (also the table's TTL attribute)."""
+
+    owner = UnicodeAttribute()
+    expires_at = NumberAttribute()
+
+
+class MailboxMessageItem(Item):
+    """One message of a polled mailbox: copying -> copied -> done, or skipped/error/failed, with why."""
+
+    status = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    updated_at = NumberAttribute(default=0)
+    s3_key = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    size = NumberAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Item,
     IndexedItem,
@@ -178,4 +233,8 @@ ALL_MODELS: tuple[type[Model], ...] = (
     SettingsItem,
     InboundItem,
     RateItem,
+    MailboxStatusItem,
+    MailboxLeaseItem,
+    MailboxMessageItem,
+    PendingItem,
 )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from emailpipe.domain.errors import AlreadyExistsError
@@ -35,6 +35,7 @@ from emailpipe.store.models import (
     InboundItem,
     Item,
     MessageItem,
+    PendingItem,
     PersonItem,
     RateItem,
     SettingsItem,
@@ -78,6 +79,8 @@ def _person_from(item: PersonItem) -> Person:
         online=bool(item.online),
         last_seen=float(item.last_seen or 0),
         bouncing=bool(item.bouncing),
+        email_notifications=item.email_notifications is not False,
+        unsubscribed=bool(item.unsubscribed),
     )
 
 
@@ -96,6 +99,8 @@ def put_person(person: Person) -> None:
         online=person.online,
         last_seen=person.last_seen,
         bouncing=person.bouncing,
+        email_notifications=person.email_notifications,
+        unsubscribed=person.unsubscribed,
         created_at=time.time(),
     )
     try:
@@ -141,6 +146,17 @@ def set_bouncing(email: str, bouncing: bool) -> None:
     PersonItem(pk=f"PERSON#{email}", sk="PROFILE").update(
         actions=[PersonItem.bouncing.set(bouncing)], condition=PersonItem.pk.exists()
     )
+
+
+def set_email_preferences(email: str, *, notifications: bool | None = None, unsubscribed: bool | None = None) -> None:
+    """Change whether a person wants notification emails, or has unsubscribed from all email."""
+    actions = []
+    if notifications is not None:
+        actions.append(PersonItem.email_notifications.set(notifications))
+    if unsubscribed is not None:
+        actions.append(PersonItem.unsubscribed.set(unsubscribed))
+    if actions:
+        PersonItem(pk=f"PERSON#{email}", sk="PROFILE").update(actions=actions, condition=PersonItem.pk.exists())
 
 
 # ---------------------------------------------------------------- departments
@@ -457,12 +473,100 @@ def finish_delivery(
     DeliveryItem(pk=f"DELIVERY#{message_id}", sk=f"TO#{recipient}").update(actions=actions)
 
 
+def record_skip(message_id: str, recipient: str, conversation_id: str, reason: str, now: float) -> None:
+    """Record that a recipient was deliberately not emailed about a message, and why."""
+    DeliveryItem(
+        pk=f"DELIVERY#{message_id}",
+        sk=f"TO#{recipient}",
+        entity="delivery",
+        status=f"skipped_{reason}",
+        conversation_id=conversation_id,
+        updated_at=now,
+    ).save()
+
+
+def record_sent(
+    message_ids: Sequence[str], recipient: str, conversation_id: str, mail_message_id: str, now: float
+) -> None:
+    """Mark each message of a digest as sent to `recipient` (one batch request)."""
+    with DeliveryItem.batch_write() as batch:
+        for message_id in message_ids:
+            batch.save(
+                DeliveryItem(
+                    pk=f"DELIVERY#{message_id}",
+                    sk=f"TO#{recipient}",
+                    entity="delivery",
+                    status="sent",
+                    conversation_id=conversation_id,
+                    mail_message_id=mail_message_id,
+                    updated_at=now,
+                )
+            )
+
+
 def get_delivery_status(message_id: str, recipient: str) -> str | None:
     """The status of a (message, recipient) send, or None."""
     try:
         return DeliveryItem.get(f"DELIVERY#{message_id}", f"TO#{recipient}", consistent_read=True).status
     except DeliveryItem.DoesNotExist:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """The open digest window of one recipient in one conversation."""
+
+    window_id: str
+    opened_at: float
+    message_ids: frozenset[str]
+
+
+def add_pending(conversation_id: str, recipient: str, message_id: str, window_id: str, now: float) -> str:
+    """Add a message to the recipient's open window (opening `window_id` if none is open); the window in force."""
+    item = PendingItem(pk=f"CONV#{conversation_id}", sk=f"PENDING#{recipient}")
+    item.update(
+        actions=[
+            PendingItem.entity.set("pending"),
+            PendingItem.message_ids.add({message_id}),
+            PendingItem.window_id.set(PendingItem.window_id | window_id),
+            PendingItem.opened_at.set(PendingItem.opened_at | now),
+        ]
+    )
+    return str(item.window_id)
+
+
+def get_pending(conversation_id: str, recipient: str) -> Pending | None:
+    """The open window, or None."""
+    try:
+        item = PendingItem.get(f"CONV#{conversation_id}", f"PENDING#{recipient}", consistent_read=True)
+    except PendingItem.DoesNotExist:
+        return None
+    if not item.window_id or not item.message_ids:
+        return None
+    return Pending(item.window_id, float(item.opened_at or 0), frozenset(item.message_ids))
+
+
+def close_pending(conversation_id: str, recipient: str, window_id: str, sent: frozenset[str], next_window: str) -> bool:
+    """Remove the sent messages from the window; True when messages arrived meanwhile and `next_window` is open."""
+    item = PendingItem(pk=f"CONV#{conversation_id}", sk=f"PENDING#{recipient}")
+    try:
+        item.update(
+            actions=[PendingItem.message_ids.delete(set(sent)), PendingItem.window_id.set(next_window)],
+            condition=PendingItem.window_id == window_id,
+        )
+    except UpdateError as exc:
+        if _is_conditional_failure(exc):
+            return False  # closed by an earlier attempt
+        raise
+    if item.message_ids:
+        return True
+    try:
+        item.delete(condition=PendingItem.message_ids.does_not_exist() & (PendingItem.window_id == next_window))
+    except DeleteError as exc:
+        if _is_conditional_failure(exc):
+            return True  # a message slipped in between: the next window carries it
+        raise
+    return False
 
 
 def thread_message_ids(conversation_id: str, recipient: str) -> list[str]:
