@@ -95,3 +95,43 @@ def test_parse_prints_one_json_object_with_the_reply(tmp_path):
     assert report["status"] == "accepted"
     assert report["sender"] == "carol@customer.example"
     assert report["text"] == "New text"
+
+
+def test_a_fixed_bouncing_address_is_cleared_and_preferences_are_set(env):
+    _run(env, "user", "add", "carol@customer.example", "--name", "Carol")
+    from emailpipe.store import repo
+
+    repo.set_bouncing("carol@customer.example", True)
+    shown = json.loads(_run(env, "person", "set", "carol@customer.example", "--bouncing", "off", "--unsubscribed", "on"))
+
+    assert shown == {
+        "email": "carol@customer.example",
+        "email_notifications": True,
+        "unsubscribed": True,
+        "bouncing": False,
+    }
+
+
+def test_redrive_posts_a_quarantined_email_after_the_cap_is_raised(running):
+    env = running
+    _run(env, "settings", "set", "digest_window_seconds", "0")
+    _run(env, "settings", "set", "max_emails_per_sender", "0")
+    _run(env, "user", "add", "carol@customer.example", "--name", "Carol")
+    _run(env, "agent", "add", "bob@agents.example", "--name", "Bob")
+    conversation = _run(env, "conversation", "open", "--user", "carol@customer.example").strip().splitlines()[-1]
+    _run(env, "message", "post", conversation, "--from", "bob@agents.example", "--text", "Hi")
+    emails = []
+    for _ in range(50):
+        emails = json.loads(_run(env, "outbox", "--json"))
+        if emails:
+            break
+    reply = reply_to(emails[0]["raw"], "carol@customer.example", "Carol", "Capped reply")
+
+    held = json.loads(_run(env, "inbound", "-", "--wait", stdin=reply))
+    _run(env, "settings", "set", "max_emails_per_sender", "20")
+    again = json.loads(_run(env, "redrive", held["s3_key"]))
+    log = json.loads(_run(env, "inbound-log", "--json", "--reason", "stored"))
+
+    assert (held["status"], held["reason"]) == ("quarantined", "rate_limited_sender")
+    assert again["status"] == "stored"
+    assert [r["s3_key"] for r in log] == [held["s3_key"]]

@@ -107,6 +107,29 @@ def cmd_presence(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_person_set(args: argparse.Namespace) -> int:
+    """Change a person's email preferences, or clear a bouncing mark once the address is fixed."""
+    from emailpipe.store import repo
+
+    _connect()
+    email = args.email.strip().lower()
+    if repo.get_person(email) is None:
+        print(f"emailpipe: no person {email}", file=sys.stderr)
+        return 1
+    flag = {"on": True, "off": False}
+    repo.set_email_preferences(
+        email,
+        notifications=flag.get(args.notifications) if args.notifications else None,
+        unsubscribed=flag.get(args.unsubscribed) if args.unsubscribed else None,
+    )
+    if args.bouncing:
+        repo.set_bouncing(email, flag[args.bouncing])
+    person = repo.get_person(email)
+    assert person is not None
+    print(json.dumps({k: getattr(person, k) for k in ("email", "email_notifications", "unsubscribed", "bouncing")}))
+    return 0
+
+
 def cmd_settings_set(args: argparse.Namespace) -> int:
     settings = _api(_connect()).set_setting(args.key, args.value)
     print(json.dumps(_settings_dict(settings)))
@@ -257,6 +280,15 @@ def cmd_redrive(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_mailbox(args: argparse.Namespace) -> int:
+    """`mailbox test` and `mailbox poll` (in emailpipe/cli/mailbox.py)."""
+    from emailpipe.cli import mailbox
+
+    _quiet_lambda_output()
+    info = _connect()
+    return mailbox.cmd_mailbox_test(args, info) if args.action == "test" else mailbox.cmd_mailbox_poll(args, info)
+
+
 def cmd_outbox(args: argparse.Namespace) -> int:
     from emailpipe.local.stack import sent_emails
 
@@ -366,6 +398,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("state", choices=["online", "offline"])
     p.set_defaults(func=cmd_presence)
 
+    person = sub.add_parser("person", help="a person's email preferences").add_subparsers(dest="action", required=True)
+    p = person.add_parser("set")
+    p.add_argument("email")
+    p.add_argument("--notifications", choices=["on", "off"], help="staff: email me about user messages")
+    p.add_argument("--unsubscribed", choices=["on", "off"], help="no email at all")
+    p.add_argument("--bouncing", choices=["on", "off"], help="off once a bouncing address is fixed")
+    p.set_defaults(func=cmd_person_set)
+
     settings = sub.add_parser("settings", help="product settings").add_subparsers(dest="action", required=True)
     p = settings.add_parser("set")
     p.add_argument("key")
@@ -409,6 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("s3_key")
     p.add_argument("--timeout", type=float, default=60.0)
     p.set_defaults(func=cmd_redrive)
+
+    box = sub.add_parser("mailbox", help="the polled IMAP/POP3 mailbox").add_subparsers(dest="action", required=True)
+    for action, text in (("test", "log in and count the new messages"), ("poll", "copy the new messages now")):
+        p = box.add_parser(action, help=text)
+        p.add_argument("--secret", help="the mailbox secret (default: the stack output MailboxSecretName)")
+        p.set_defaults(func=cmd_mailbox)
 
     p = sub.add_parser("outbox", help="local mode: the emails SES has sent")
     p.add_argument("--json", action="store_true")

@@ -390,7 +390,10 @@ def store_inbound_message(message: Message, record: InboundRecord, limits: Seque
                         RateItem.entity.set("rate"),
                         RateItem.expires_at.set(window + 2 * limit.window_seconds),
                     ],
-                    condition=RateItem.count.does_not_exist() | (RateItem.count < limit.limit),
+                    # A cap of 0 holds every email back (the comparison is false on a missing counter).
+                    condition=(RateItem.count.does_not_exist() | (RateItem.count < limit.limit))
+                    if limit.limit > 0
+                    else RateItem.count < 0,
                 )
     except TransactWriteError as exc:
         reasons = list(getattr(exc, "cancellation_reasons", None) or [])
