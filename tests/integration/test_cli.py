@@ -102,7 +102,9 @@ def test_a_fixed_bouncing_address_is_cleared_and_preferences_are_set(env):
     from emailpipe.store import repo
 
     repo.set_bouncing("carol@customer.example", True)
-    shown = json.loads(_run(env, "person", "set", "carol@customer.example", "--bouncing", "off", "--unsubscribed", "on"))
+    shown = json.loads(
+        _run(env, "person", "set", "carol@customer.example", "--bouncing", "off", "--unsubscribed", "on")
+    )
 
     assert shown == {
         "email": "carol@customer.example",
