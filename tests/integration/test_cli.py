@@ -137,3 +137,28 @@ def test_redrive_posts_a_quarantined_email_after_the_cap_is_raised(running):
     assert (held["status"], held["reason"]) == ("quarantined", "rate_limited_sender")
     assert again["status"] == "stored"
     assert [r["s3_key"] for r in log] == [held["s3_key"]]
+
+
+def test_status_counts_the_last_hour_from_the_local_records(running):
+    env = running
+    _run(env, "settings", "set", "digest_window_seconds", "0")
+    _run(env, "user", "add", "carol@customer.example", "--name", "Carol")
+    _run(env, "agent", "add", "bob@agents.example", "--name", "Bob")
+    conversation = _run(env, "conversation", "open", "--user", "carol@customer.example").strip().splitlines()[-1]
+    _run(env, "message", "post", conversation, "--from", "bob@agents.example", "--text", "Hi")
+    emails = []
+    for _ in range(50):
+        emails = json.loads(_run(env, "outbox", "--json"))
+        if emails:
+            break
+    _run(env, "inbound", "-", "--wait", stdin=reply_to(emails[0]["raw"], "carol@customer.example", "C", "Thanks"))
+    _run(env, "inbound", "-", "--wait", stdin=reply_to(emails[0]["raw"], "eve@evil.example", "E", "Hijack"))
+
+    status = json.loads(_run(env, "status", "--json"))
+
+    assert status["metrics"]["EmailsReceived"] == 2
+    assert status["metrics"]["MessagesStored"] == 1
+    assert status["metrics"]["EmailsRejected"] == 1
+    assert status["metrics"]["NotificationsSent"] >= 2
+    assert status["reasons"] == {"rejected:token_not_valid_for_sender": 1}
+    assert set(status["dlq"].values()) == {0}

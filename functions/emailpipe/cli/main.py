@@ -289,6 +289,100 @@ def cmd_mailbox(args: argparse.Namespace) -> int:
     return mailbox.cmd_mailbox_test(args, info) if args.action == "test" else mailbox.cmd_mailbox_poll(args, info)
 
 
+_STATUS_METRICS = (
+    "EmailsReceived",
+    "MessagesStored",
+    "EmailsRejected",
+    "EmailsQuarantined",
+    "NotificationsSent",
+    "NotificationsFailed",
+)
+
+
+def _cloudwatch_sums(since: float) -> dict[str, float]:
+    from emailpipe.aws import client
+
+    queries = [
+        {
+            "Id": f"m{i}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "emailpipe",
+                    "MetricName": name,
+                    "Dimensions": [{"Name": "service", "Value": "emailpipe"}],
+                },
+                "Period": 3600,
+                "Stat": "Sum",
+            },
+        }
+        for i, name in enumerate(_STATUS_METRICS)
+    ]
+    response = client("cloudwatch").get_metric_data(
+        MetricDataQueries=queries,
+        StartTime=datetime.fromtimestamp(since, UTC),
+        EndTime=datetime.now(UTC),
+    )
+    values = {r["Id"]: sum(r.get("Values", [])) for r in response["MetricDataResults"]}
+    return {name: values.get(f"m{i}", 0.0) for i, name in enumerate(_STATUS_METRICS)}
+
+
+def _local_sums(since: float) -> tuple[dict[str, float], dict[str, int]]:
+    from emailpipe.store import repo
+
+    records = repo.list_inbound(since)
+    reasons: dict[str, int] = {}
+    for record in records:
+        if record.status.value != "stored":
+            reasons[f"{record.status.value}:{record.reason}"] = (
+                reasons.get(f"{record.status.value}:{record.reason}", 0) + 1
+            )
+    deliveries = repo.delivery_counts_since(since)
+    sums = {
+        "EmailsReceived": len(records),
+        "MessagesStored": sum(r.status.value == "stored" for r in records),
+        "EmailsRejected": sum(r.status.value == "rejected" for r in records),
+        "EmailsQuarantined": sum(r.status.value == "quarantined" for r in records),
+        "NotificationsSent": deliveries.get("sent", 0),
+        "NotificationsFailed": deliveries.get("failed", 0) + deliveries.get("failed_permanent", 0),
+    }
+    return sums, reasons
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """The last hour's figures: from CloudWatch on AWS, from the local stack's own records locally."""
+    from emailpipe.aws import client
+
+    info = _connect()
+    since = time.time() - args.hours * 3600
+    reasons: dict[str, int] = {}
+    if _is_local_endpoint():
+        sums, reasons = _local_sums(since)
+        source = "local stack records"
+    else:
+        sums = _cloudwatch_sums(since)
+        source = "CloudWatch metrics (namespace emailpipe)"
+    queues = {}
+    for output in ("InboundDeadLetterQueueUrl", "NotifierDeadLetterQueueUrl", "DigestDeadLetterQueueUrl"):
+        url = info.outputs.get(output)
+        if url:
+            attributes = client("sqs").get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            queues[output.removesuffix("Url")] = int(attributes.get("ApproximateNumberOfMessages", 0))
+    if args.json:
+        print(json.dumps({"since": since, "source": source, "metrics": sums, "reasons": reasons, "dlq": queues}))
+        return 0
+    print(f"emailpipe status, last {args.hours:g} h ({source})")
+    for name, value in sums.items():
+        print(f"  {name:<22} {value:>8g}")
+    for reason, value in sorted(reasons.items()):
+        print(f"    {reason:<34} {value:>4}")
+    for name, depth in queues.items():
+        flag = "  <- needs attention" if depth else ""
+        print(f"  {name:<28} {depth:>4}{flag}")
+    return 0
+
+
 def cmd_outbox(args: argparse.Namespace) -> int:
     from emailpipe.local.stack import sent_emails
 
@@ -444,6 +538,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_inbound_log)
+
+    p = sub.add_parser("status", help="the last hour: emails in, outcomes, notifications, dead letters")
+    p.add_argument("--hours", type=float, default=1.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("redrive", help="process a rejected or quarantined email again")
     p.add_argument("s3_key")

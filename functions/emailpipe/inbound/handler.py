@@ -19,7 +19,7 @@ from emailpipe.config import get_config
 from emailpipe.domain.models import InboundRecord, Outcome
 from emailpipe.inbound.logic import InboundContext, process_email
 from emailpipe.mail.parse import MAX_EMAIL_BYTES
-from emailpipe.observability import count_with_reason, logger, metrics
+from emailpipe.observability import count_with_reason, logger, metrics, traced
 from emailpipe.store import blobs, keys, repo
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -46,6 +46,8 @@ def _context(from_mailbox: bool = False) -> InboundContext:
 def handle_s3_object(bucket: str, key: str) -> InboundRecord:
     """Process one stored email; the same function serves the Lambda, `emailpipe redrive` and the local stack."""
     ctx = _context(key.startswith(f"{get_config().inbound_prefix}mailbox/"))
+    # The object name SES writes is its message id: the correlation id across logs, metrics and the outcome.
+    logger.set_correlation_id(key.rsplit("/", 1)[-1])
     logger.append_keys(s3_key=key)
     try:
         raw = blobs.read_object(bucket, key, MAX_EMAIL_BYTES)
@@ -92,6 +94,7 @@ def _record_handler(record: SQSRecord) -> None:
         handle_s3_object(s3["bucket"]["name"], unquote_plus(s3["object"]["key"]))
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

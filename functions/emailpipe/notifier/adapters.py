@@ -79,5 +79,8 @@ def count(deliveries: Iterable[Delivery]) -> None:
     for delivery in deliveries:
         if delivery.status == "sent":
             metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=1)
+            if delivery.latency is not None:
+                # Chat message written -> email accepted by SES; includes any digest window by design.
+                metrics.add_metric(name="EndToEndLatency", unit=MetricUnit.Milliseconds, value=delivery.latency * 1000)
         elif delivery.status == "failed":
             metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from emailpipe.notifier.adapters import count, notifier_context
 from emailpipe.notifier.logic import send_digest
-from emailpipe.observability import logger, metrics
+from emailpipe.observability import logger, metrics, traced
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -21,6 +21,7 @@ def _record_handler(record: SQSRecord) -> None:
     count([send_digest(body["conversation_id"], body["recipient"], body["window_id"], notifier_context())])
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

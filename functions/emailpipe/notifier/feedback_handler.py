@@ -10,10 +10,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from emailpipe.config import get_config
 from emailpipe.notifier.feedback import feedback_from_ses
-from emailpipe.observability import hash_address, logger, metrics
+from emailpipe.observability import hash_address, logger, metrics, traced
 from emailpipe.store import repo
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @event_source(data_class=SNSEvent)

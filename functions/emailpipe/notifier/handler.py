@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from emailpipe.notifier.adapters import count, notifier_context
 from emailpipe.notifier.logic import notify
-from emailpipe.observability import logger, metrics
+from emailpipe.observability import logger, metrics, traced
 from emailpipe.store import repo
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -26,6 +26,7 @@ def _record_handler(record: DynamoDBRecord) -> None:
     count(notify(message, notifier_context()))
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class Delivery:
 
     recipient: str
     status: str  # sent | queued | duplicate | failed | skipped_<reason>
+    latency: float | None = None  # seconds from the oldest message written to its email accepted by SES
 
 
 def notify(message: Message, ctx: NotifierContext) -> list[Delivery]:
@@ -213,4 +214,4 @@ def _send(
         "notification sent",
         extra={"recipient": hash_address(recipient.email), "messages": len(messages), "conversation": conversation.id},
     )
-    return Delivery(recipient.email, "sent")
+    return Delivery(recipient.email, "sent", latency=now - min(m.created_at for m in messages))

@@ -572,6 +572,14 @@ def close_pending(conversation_id: str, recipient: str, window_id: str, sent: fr
     return False
 
 
+def delivery_counts_since(since: float) -> dict[str, int]:
+    """Deliveries by status since a time, by scanning: for the local stack's `emailpipe status` only."""
+    counts: dict[str, int] = {}
+    for item in DeliveryItem.scan((DeliveryItem.entity == "delivery") & (DeliveryItem.updated_at >= since)):
+        counts[item.status] = counts.get(item.status, 0) + 1
+    return counts
+
+
 def thread_message_ids(conversation_id: str, recipient: str) -> list[str]:
     """The Message-IDs of earlier notifications to `recipient` in this conversation, oldest first."""
     try:
