@@ -4,16 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
+CHECKOV := $(VENV)/checkov
 
 .PHONY: install demo test lint bench lock clean
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-checkov.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	test -x $(CHECKOV)/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $(CHECKOV)
+	$(BIN)/uv pip install --quiet --python $(CHECKOV)/bin/python --require-hashes -r requirements-checkov.lock
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -31,6 +34,7 @@ bench: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-emit-index-url --generate-hashes --extra dev pyproject.toml -o requirements.lock
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-emit-index-url --no-header pyproject.toml -o functions/requirements.txt
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-emit-index-url --generate-hashes requirements-checkov.in -o requirements-checkov.lock
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache

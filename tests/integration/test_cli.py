@@ -114,20 +114,25 @@ def test_a_fixed_bouncing_address_is_cleared_and_preferences_are_set(env):
     }
 
 
-def test_redrive_posts_a_quarantined_email_after_the_cap_is_raised(running):
-    env = running
+def _carol_has_bobs_email(env) -> str:
+    """Carol and agent Bob, a conversation, Bob's chat answer, and the raw email Carol got for it."""
     _run(env, "settings", "set", "digest_window_seconds", "0")
-    _run(env, "settings", "set", "max_emails_per_sender", "0")
     _run(env, "user", "add", "carol@customer.example", "--name", "Carol")
     _run(env, "agent", "add", "bob@agents.example", "--name", "Bob")
     conversation = _run(env, "conversation", "open", "--user", "carol@customer.example").strip().splitlines()[-1]
     _run(env, "message", "post", conversation, "--from", "bob@agents.example", "--text", "Hi")
-    emails = []
     for _ in range(50):
         emails = json.loads(_run(env, "outbox", "--json"))
         if emails:
-            break
-    reply = reply_to(emails[0]["raw"], "carol@customer.example", "Carol", "Capped reply")
+            return emails[0]["raw"]
+    raise AssertionError("no notification was sent")
+
+
+def test_redrive_posts_a_quarantined_email_after_the_cap_is_raised(running):
+    env = running
+    notification = _carol_has_bobs_email(env)
+    _run(env, "settings", "set", "max_emails_per_sender", "0")
+    reply = reply_to(notification, "carol@customer.example", "Carol", "Capped reply")
 
     held = json.loads(_run(env, "inbound", "-", "--wait", stdin=reply))
     _run(env, "settings", "set", "max_emails_per_sender", "20")
@@ -141,18 +146,9 @@ def test_redrive_posts_a_quarantined_email_after_the_cap_is_raised(running):
 
 def test_status_counts_the_last_hour_from_the_local_records(running):
     env = running
-    _run(env, "settings", "set", "digest_window_seconds", "0")
-    _run(env, "user", "add", "carol@customer.example", "--name", "Carol")
-    _run(env, "agent", "add", "bob@agents.example", "--name", "Bob")
-    conversation = _run(env, "conversation", "open", "--user", "carol@customer.example").strip().splitlines()[-1]
-    _run(env, "message", "post", conversation, "--from", "bob@agents.example", "--text", "Hi")
-    emails = []
-    for _ in range(50):
-        emails = json.loads(_run(env, "outbox", "--json"))
-        if emails:
-            break
-    _run(env, "inbound", "-", "--wait", stdin=reply_to(emails[0]["raw"], "carol@customer.example", "C", "Thanks"))
-    _run(env, "inbound", "-", "--wait", stdin=reply_to(emails[0]["raw"], "eve@evil.example", "E", "Hijack"))
+    notification = _carol_has_bobs_email(env)
+    _run(env, "inbound", "-", "--wait", stdin=reply_to(notification, "carol@customer.example", "C", "Thanks"))
+    _run(env, "inbound", "-", "--wait", stdin=reply_to(notification, "eve@evil.example", "E", "Hijack"))
 
     status = json.loads(_run(env, "status", "--json"))
 

@@ -101,7 +101,13 @@ def local_template(transformed: dict[str, Any]) -> dict[str, Any]:
     """The part of the transformed template that moto's CloudFormation deploys (and the outputs it can resolve)."""
     transformed = json.loads(json.dumps(transformed))
     resources = {k: v for k, v in transformed["Resources"].items() if v["Type"] in _MOTO_TYPES}
-    dropped = set(transformed["Resources"]) - set(resources)
+    while True:
+        # A kept resource that refers to a dropped one (a topic under a KMS key, say) cannot be created either.
+        dropped = set(transformed["Resources"]) - set(resources)
+        orphans = {k for k, v in resources.items() if _references(v.get("Properties", {})) & dropped}
+        if not orphans:
+            break
+        resources = {k: v for k, v in resources.items() if k not in orphans}
     for resource in resources.values():
         # Properties moto ignores or cannot resolve once their targets are dropped are applied by API instead.
         resource.pop("DependsOn", None)

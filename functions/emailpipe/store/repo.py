@@ -436,16 +436,23 @@ def list_inbound(since: float = 0.0) -> list[InboundRecord]:
 # ---------------------------------------------------------------- deliveries and threads
 
 
-def claim_delivery(message_id: str, recipient: str, conversation_id: str, now: float) -> bool:
-    """Claim the one send of `message_id` to `recipient`; False when it was sent (or is being sent) already."""
-    item = DeliveryItem(
+def _delivery_item(
+    message_id: str, recipient: str, conversation_id: str, status: str, now: float, mail_message_id: str | None = None
+) -> DeliveryItem:
+    return DeliveryItem(
         pk=f"DELIVERY#{message_id}",
         sk=f"TO#{recipient}",
         entity="delivery",
-        status="sending",
+        status=status,
         conversation_id=conversation_id,
+        mail_message_id=mail_message_id,
         updated_at=now,
     )
+
+
+def claim_delivery(message_id: str, recipient: str, conversation_id: str, now: float) -> bool:
+    """Claim the one send of `message_id` to `recipient`; False when it was sent (or is being sent) already."""
+    item = _delivery_item(message_id, recipient, conversation_id, "sending", now)
     try:
         item.save(condition=DeliveryItem.pk.does_not_exist() | (DeliveryItem.status == "failed"))
     except PutError as exc:
@@ -478,14 +485,7 @@ def finish_delivery(
 
 def record_skip(message_id: str, recipient: str, conversation_id: str, reason: str, now: float) -> None:
     """Record that a recipient was deliberately not emailed about a message, and why."""
-    DeliveryItem(
-        pk=f"DELIVERY#{message_id}",
-        sk=f"TO#{recipient}",
-        entity="delivery",
-        status=f"skipped_{reason}",
-        conversation_id=conversation_id,
-        updated_at=now,
-    ).save()
+    _delivery_item(message_id, recipient, conversation_id, f"skipped_{reason}", now).save()
 
 
 def record_sent(
@@ -494,17 +494,7 @@ def record_sent(
     """Mark each message of a digest as sent to `recipient` (one batch request)."""
     with DeliveryItem.batch_write() as batch:
         for message_id in message_ids:
-            batch.save(
-                DeliveryItem(
-                    pk=f"DELIVERY#{message_id}",
-                    sk=f"TO#{recipient}",
-                    entity="delivery",
-                    status="sent",
-                    conversation_id=conversation_id,
-                    mail_message_id=mail_message_id,
-                    updated_at=now,
-                )
-            )
+            batch.save(_delivery_item(message_id, recipient, conversation_id, "sent", now, mail_message_id))
 
 
 def get_delivery_status(message_id: str, recipient: str) -> str | None:
