@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from emailpipe.domain import reply_patterns as P
+from emailpipe.domain.delimiter import DELIMITER  # noqa: F401 - re-exported
 from emailpipe.domain.html_text import html_to_text, strip_markers
 from emailpipe.domain.reply_quotes import FORWARD, strip_quotes
 from emailpipe.domain.reply_signature import strip_signature
-
-DELIMITER = "### Please type your reply above this line ###"
 
 # Bodies larger than this are truncated before line processing: the new text of a reply sits at the top, and the cap
 # keeps worst-case work bounded for multi-megabyte bodies.

@@ -114,6 +114,15 @@ def run_demo() -> int:
         for mail in new_emails():
             _say("  email out:")
             _show_email(mail)
+        api.post_message(conversation.id, "carol@customer.example", "One more thing: please send the new invoice.")
+        triggers.drain(wait_for_digests=True)
+        thread = [m for m in new_emails() if "bob@agents.example" in (m["destinations"] or [])]
+        for mail in thread:
+            _say("  email out (a chat message this time; its References now holds both earlier emails):")
+            _show_email(mail)
+        references = str(message_from_string(thread[0]["raw"], policy=policy.default)["References"] or "").split()
+        if len(references) != 2:
+            problems.append(f"expected References to grow to 2 Message-IDs, got {len(references)}")
         _say()
 
         _say("5. Mail that must not become a chat message")

@@ -10,8 +10,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from emailpipe.domain.delimiter import DELIMITER
 from emailpipe.domain.models import Message, Role
-from emailpipe.domain.reply import DELIMITER
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 

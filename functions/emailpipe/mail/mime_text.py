@@ -6,8 +6,6 @@ import codecs
 import re
 from email.header import decode_header
 
-from charset_normalizer import from_bytes
-
 # Detection is statistical and costs time per byte: a sample this large is plenty to name the charset.
 _DETECT_SAMPLE = 64 * 1024
 
@@ -69,6 +67,9 @@ def _detect(data: bytes, hint: str | None = None) -> str | None:
     out as windows-1257), so a near-tie goes to the charset the message declared elsewhere, then the most
     common legacy mail charsets.
     """
+    # Imported on first use: most mail declares a charset that decodes, and the import costs cold-start time.
+    from charset_normalizer import from_bytes
+
     matches = from_bytes(data[:_DETECT_SAMPLE])
     best = matches.best()
     if best is None:

@@ -33,6 +33,7 @@ from emailpipe.store.models import (
     DeliveryItem,
     DepartmentItem,
     InboundItem,
+    IndexedItem,
     Item,
     MessageItem,
     PendingItem,
@@ -46,13 +47,31 @@ _CONDITIONAL_FAILED = "ConditionalCheckFailedException"
 _TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"  # a transaction's cancellation reason code
 
 
+_shared: dict[str, Connection] = {}
+
+
 def configure(table_name: str, region: str | None = None) -> None:
-    """Point every model at `table_name` (the endpoint comes from AWS_ENDPOINT_URL, as for boto3)."""
+    """Point every model at `table_name` (the endpoint comes from AWS_ENDPOINT_URL, as for boto3).
+
+    All models share one connection (one botocore client): pynamodb would otherwise create a client per model
+    class and per transaction, which costs about 50 ms of CPU each, on every cold start and every stored email.
+    """
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     Item.Meta.table_name = table_name
     Item.Meta.region = region
     for model in ALL_MODELS:
         model._connection = None
+    # IndexedItem's schema knows the table keys and the index, so its connection serves every entity.
+    shared = IndexedItem._get_connection()
+    for model in ALL_MODELS:
+        model._connection = shared
+    _shared["connection"] = shared.connection
+
+
+def _connection() -> Connection:
+    if "connection" not in _shared:
+        _shared["connection"] = Connection(region=Item.Meta.region)
+    return _shared["connection"]
 
 
 def _iso(ts: float) -> str:
@@ -376,9 +395,8 @@ def store_inbound_message(message: Message, record: InboundRecord, limits: Seque
     Returns "stored", "duplicate" (this email was stored before) or "rate_limited:<scope>" (a cap is reached).
     """
     not_stored_yet = InboundItem.pk.does_not_exist() | (InboundItem.status != Outcome.STORED.value)
-    connection = Connection(region=Item.Meta.region)
     try:
-        with TransactWrite(connection=connection) as transaction:
+        with TransactWrite(connection=_connection()) as transaction:
             transaction.save(_inbound_item(record), condition=not_stored_yet)
             transaction.save(_message_item(message), condition=MessageItem.pk.does_not_exist())
             for limit in limits:
