@@ -264,11 +264,12 @@ class Triggers:
         from emailpipe.inbound import handler as inbound_handler
         from emailpipe.notifier import adapters, digest_handler
         from emailpipe.notifier import handler as notifier_handler
-        from emailpipe.store import keys
+        from emailpipe.store import keys, mailbox_state
 
         inbound_handler._context.cache_clear()
         adapters.notifier_context.cache_clear()
         keys.reset()
+        mailbox_state.reset()
         self._inbound = inbound_handler.lambda_handler
         self._notifier = notifier_handler.lambda_handler
         self._digest = digest_handler.lambda_handler

@@ -1,0 +1,135 @@
+"""Cold start: import + init of each handler module against `import boto3` alone, each in a fresh interpreter.
+
+Each figure is the median of `runs` child processes, interleaved so that drift (disk cache, CPU frequency)
+hits every module alike. The child times only the import and the handler's init (`_context()`, which reads the
+configuration; no client is created before the first email), not the interpreter's own start-up, which is the
+same for every module. A separate `-X importtime` child per handler names the packages that dominate.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+from collections import Counter
+
+BASELINE = "boto3"
+HANDLERS = ("emailpipe.inbound.handler", "emailpipe.notifier.handler")
+
+_CHILD = """
+import time
+start = time.perf_counter()
+import {module} as m
+init = getattr(m, "_context", None)
+if init is None and hasattr(m, "notifier_context"):
+    init = m.notifier_context
+if init is not None:
+    init()
+print(time.perf_counter() - start)
+"""
+
+# What template.yaml gives the functions; dummy values, nothing is contacted.
+_ENV = {
+    "TABLE_NAME": "bench-table",
+    "MAIL_BUCKET": "bench-bucket",
+    "PIPING_ADDRESS": "support@example.com",
+    "TOKEN_SECRET_ID": "bench/secret",
+    "BRAND_NAME": "AiX",
+    "POWERTOOLS_SERVICE_NAME": "emailpipe",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(_ENV)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _time_import(module: str) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(module=module)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_env(),
+        timeout=60,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _importtime(module: str) -> list[tuple[str, int, int]]:
+    """(module, self µs, cumulative µs) for every module the import loads."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_env(),
+        timeout=60,
+    )
+    rows = []
+    for line in out.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, cumulative_us, name = line.split(":", 1)[1].split("|")
+        rows.append((name.strip(), int(self_us), int(cumulative_us)))
+    return rows
+
+
+def _top_packages(rows: list[tuple[str, int, int]], baseline: set[str], n: int = 10) -> list[dict]:
+    """The top-level packages with the most self import time that `import boto3` does not load."""
+    by_package: Counter[str] = Counter()
+    for name, self_us, _ in rows:
+        if name not in baseline:
+            by_package[name.split(".")[0]] += self_us
+    return [{"package": p, "ms": round(us / 1000, 1)} for p, us in by_package.most_common(n)]
+
+
+def _top_modules(rows: list[tuple[str, int, int]], n: int = 10) -> list[dict]:
+    """The modules with the largest cumulative import time (the handler itself left out)."""
+    ranked = sorted(rows[:-1], key=lambda r: r[2], reverse=True)[:n]
+    return [
+        {"module": name, "cumulative_ms": round(c / 1000, 1), "self_ms": round(s / 1000, 1)} for name, s, c in ranked
+    ]
+
+
+def run(runs: int = 7) -> dict:
+    """Median import+init seconds of boto3 and each handler, their ratios, and what dominates each handler."""
+    modules = (BASELINE, *HANDLERS)
+    for module in modules:  # warm the page cache and the .pyc files
+        _time_import(module)
+    samples: dict[str, list[float]] = {m: [] for m in modules}
+    for _ in range(runs):
+        for module in modules:
+            samples[module].append(_time_import(module))
+    medians = {m: statistics.median(v) for m, v in samples.items()}
+    baseline_rows = _importtime(BASELINE)
+    baseline_names = {name for name, _, _ in baseline_rows}
+    result: dict = {
+        "runs": runs,
+        "baseline_ms": round(medians[BASELINE] * 1000, 1),
+        "baseline_importtime_total_ms": round(sum(s for _, s, _ in baseline_rows) / 1000, 1),
+        "handlers": {},
+    }
+    for module in HANDLERS:
+        rows = _importtime(module)
+        extra = sum(s for name, s, _ in rows if name not in baseline_names)
+        result["handlers"][module] = {
+            "ms": round(medians[module] * 1000, 1),
+            "min_ms": round(min(samples[module]) * 1000, 1),
+            "ratio": round(medians[module] / medians[BASELINE], 2),
+            "extra_over_boto3_importtime_ms": round(extra / 1000, 1),
+            "top_packages_beyond_boto3": _top_packages(rows, baseline_names),
+            "top_modules_cumulative": _top_modules(rows),
+        }
+    return result
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))

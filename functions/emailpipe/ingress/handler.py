@@ -1,0 +1,97 @@
+"""Mailbox ingress Lambda: on each scheduled event, copy the configured mailbox's new mail into the inbound prefix."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from emailpipe.config import ConfigError, get_config
+from emailpipe.ingress import mailbox
+from emailpipe.ingress.logic import MailboxClient, PollResult, poll_mailbox
+from emailpipe.ingress.settings import MailboxConfigError, MailboxSettings, parse_settings
+from emailpipe.observability import count_with_reason, logger, metrics, traced
+from emailpipe.store import blobs, mailbox_state, repo
+
+MAILBOX_ENV = "MAILBOX_SECRET_ID"
+# The lease outlives the invocation a little, so a run killed by its timeout frees the mailbox soon after.
+_LEASE_MARGIN_SECONDS = 30.0
+
+
+@cache
+def _secret_id() -> str:
+    secret_id = os.environ.get(MAILBOX_ENV, "")
+    if not secret_id:
+        raise ConfigError(f"missing environment variables: {MAILBOX_ENV}")
+    return secret_id
+
+
+def run_poll(
+    secret_id: str,
+    *,
+    table_name: str,
+    bucket: str,
+    inbound_prefix: str,
+    remaining: Callable[[], float] | None = None,
+    lease_seconds: float = 900.0,
+    connect: Callable[[MailboxSettings], MailboxClient] = mailbox.connect,
+) -> PollResult:
+    """One poll of the mailbox in `secret_id`; the Lambda, `emailpipe mailbox poll` and the tests call this."""
+    repo.configure(table_name)
+    try:
+        settings = parse_settings(mailbox_state.read_secret(secret_id))
+    except (GetParameterError, MailboxConfigError) as exc:
+        # No mailbox id without valid settings, so nothing to record in the table: the log and metric say it.
+        reason = "bad_config" if isinstance(exc, MailboxConfigError) else "secret_unreadable"
+        result = PollResult(mailbox_id="-", status="error", error=reason, detail=str(exc)[:300], problems=[reason])
+        _report(result)
+        return result
+    result = poll_mailbox(
+        settings,
+        connect=lambda: connect(settings),
+        store_raw=lambda key, data: blobs.put_object(bucket, key, data, "message/rfc822"),
+        state=mailbox_state,
+        clock=time.time,
+        inbound_prefix=inbound_prefix,
+        lease_seconds=lease_seconds,
+        remaining=remaining,
+    )
+    _report(result)
+    return result
+
+
+def _report(result: PollResult) -> None:
+    if result.copied:
+        metrics.add_metric(name="MailboxMessagesCopied", unit=MetricUnit.Count, value=result.copied)
+    for reason in result.problems:
+        # Counted overall (what the alarm reads; alarms cannot sum over reasons) and by reason.
+        count_with_reason("MailboxErrors", reason)
+    summary = {k: v for k, v in asdict(result).items() if k != "copied_keys"}
+    if result.status == "error":
+        logger.error("mailbox poll failed", extra=summary)
+    else:
+        logger.info("mailbox polled", extra=summary)
+
+
+@traced
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Entry point of the schedule; returns normally after recording any error, so a failure never loops."""
+    config = get_config()
+    result = run_poll(
+        _secret_id(),
+        table_name=config.table_name,
+        bucket=config.mail_bucket,
+        inbound_prefix=config.inbound_prefix,
+        remaining=lambda: context.get_remaining_time_in_millis() / 1000,
+        lease_seconds=context.get_remaining_time_in_millis() / 1000 + _LEASE_MARGIN_SECONDS,
+    )
+    return {k: v for k, v in asdict(result).items() if k != "copied_keys"}

@@ -1,0 +1,166 @@
+"""Mailbox ingress logic with an in-memory mailbox and state store: progress, retries and settings (no network)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+
+from emailpipe.ingress.logic import Listed, MessageError, RemoteMessage, poll_mailbox
+from emailpipe.ingress.mailbox import arrival_time
+from emailpipe.ingress.settings import MailboxConfigError, parse_settings
+
+SETTINGS = parse_settings('{"host": "imap.example.test", "username": "u", "password": "p"}')
+
+
+@dataclass
+class State:
+    """The store/mailbox_state.py functions over dicts."""
+
+    status: dict[str, Any] = field(default_factory=dict)
+    items: dict[str, Any] = field(default_factory=dict)
+    lease: str | None = None
+
+    def acquire_lease(self, mailbox_id, owner, now, seconds):
+        if self.lease:
+            return False
+        self.lease = owner
+        return True
+
+    def release_lease(self, mailbox_id, owner):
+        self.lease = None
+
+    def get_status(self, mailbox_id):
+        return _Obj(**self.status) if self.status else None
+
+    def record_run(self, mailbox_id, now, *, uidvalidity=None, last_uid=None, **counts):
+        self.status.update({k: v for k, v in {"uidvalidity": uidvalidity, "last_uid": last_uid}.items() if v})
+        self.status["last"] = counts
+
+    def message_states(self, mailbox_id, prefix, start=""):
+        return {k: v for k, v in self.items.items() if k.startswith(prefix) and k >= prefix + start}
+
+    def claim_message(self, mailbox_id, key, now, stale_after, retry_statuses):
+        item = self.items.get(key)
+        if item is not None and item.status not in retry_statuses:
+            return False
+        self.items[key] = _Obj(status="copying", attempts=(item.attempts if item else 0) + 1)
+        return True
+
+    def set_message(self, mailbox_id, key, status, now, **fields):
+        self.items[key] = replace(self.items[key], status=status)
+
+    def record_skipped(self, mailbox_id, key, reason, now, size=None):
+        if key in self.items:
+            return False
+        self.items[key] = _Obj(status="skipped", attempts=0)
+        return True
+
+
+@dataclass(frozen=True)
+class _Obj:
+    status: str = ""
+    attempts: int = 0
+    uidvalidity: str | None = None
+    last_uid: int = 0
+    last: Any = None
+
+
+class FakeImap:
+    """A folder of UIDs 1..n; `broken` UIDs fail to fetch."""
+
+    uidvalidity = "7"
+    state_prefix = "UID#7#"
+    lists_handled = False
+
+    def __init__(self, sizes: dict[int, int], broken: set[int] = frozenset()) -> None:
+        self.sizes, self.broken, self.marked = sizes, broken, []
+
+    def list_new(self, after_uid, since):
+        return [Listed(f"UID#7#{u:010d}", u) for u in sorted(self.sizes) if u > after_uid and u not in self.marked]
+
+    def describe(self, listed):
+        return [RemoteMessage(i.key, f"7-{i.uid}", str(i.uid), self.sizes[i.uid], None, i.uid) for i in listed]
+
+    def fetch(self, message):
+        if message.uid in self.broken:
+            raise MessageError("fetch_failed", "NO")
+        return b"x" * message.size
+
+    def mark_handled(self, message):
+        self.marked.append(message.uid)
+
+    def close(self):
+        pass
+
+
+def _poll(client: FakeImap, state: State, settings=SETTINGS) -> Any:
+    stored: dict[str, bytes] = {}
+    result = poll_mailbox(
+        settings,
+        connect=lambda: client,
+        store_raw=stored.__setitem__,
+        state=state,
+        clock=lambda: 1000.0,
+        inbound_prefix="inbound/",
+    )
+    return result, stored
+
+
+def test_the_high_water_mark_stops_before_the_first_message_still_waiting():
+    client, state = FakeImap({1: 10, 2: 10, 3: 10}, broken={2}), State()
+
+    result, stored = _poll(client, state)
+
+    assert (result.copied, result.problems, result.pending) == (2, ["fetch_failed"], 1)
+    assert sorted(stored) == [
+        f"inbound/mailbox/{SETTINGS.mailbox_id}/7-1",
+        f"inbound/mailbox/{SETTINGS.mailbox_id}/7-3",
+    ]
+    assert state.status["last_uid"] == 1
+
+
+def test_a_message_failing_every_time_is_given_up_and_passed_over_after_five_attempts():
+    client, state = FakeImap({1: 10, 2: 10}, broken={1}), State()
+
+    results = [_poll(client, state)[0] for _ in range(7)]
+
+    assert [r.problems for r in results] == [["fetch_failed"]] * 5 + [["message_failed"], []]
+    assert state.items[f"UID#7#{1:010d}"].status == "failed"
+    assert (state.status["last_uid"], client.marked) == (1, [2])  # left unmarked on the server for a person
+
+
+def test_batches_are_bounded_and_a_too_large_message_is_recorded_once():
+    client, state = FakeImap({1: 10, 2: 999, 3: 10, 4: 10}), State()
+    settings = replace(SETTINGS, batch_size=2, max_bytes=100)
+
+    first, _ = _poll(client, state, settings)
+    second, _ = _poll(client, state, settings)
+
+    assert (first.copied, first.skipped, first.pending) == (1, 1, 2)
+    assert (second.copied, second.skipped, second.problems) == (2, 0, [])
+    assert client.marked == [1, 3, 4]
+
+
+def test_settings_name_every_problem_and_fill_in_default_ports():
+    with pytest.raises(MailboxConfigError) as raised:
+        parse_settings('{"protocol": "smtp", "tls": "none", "mark": "move"}')
+
+    message = str(raised.value)
+    for expected in ("protocol", "tls", "host is required", "username is required", "password is required"):
+        assert expected in message
+    pop3 = parse_settings('{"protocol": "pop3", "tls": "starttls", "host": "h", "username": "u", "password": "p"}')
+    assert (pop3.port, SETTINGS.port, SETTINGS.folder) == (110, 993, "INBOX")
+    assert "password" not in repr(pop3)  # settings may be logged; the password never is
+
+
+def test_the_arrival_time_comes_from_the_topmost_received_header():
+    headers = (
+        b"Received: by mx.example.test with SMTP id 1;\r\n Tue, 03 Feb 2026 10:00:00 +0000\r\n"
+        b"Received: from sender.example by relay; Mon, 02 Feb 2026 09:00:00 +0000\r\n"
+        b"Date: Sun, 01 Feb 2026 08:00:00 +0000\r\n"
+    )
+
+    assert arrival_time(headers) == 1770112800.0
+    assert arrival_time(b"Date: Sun, 01 Feb 2026 08:00:00 +0000\r\n") == 1769932800.0
