@@ -14,6 +14,7 @@ import time
 from email import policy
 from pathlib import Path
 
+from benchmarks.bench_parse import _cpu
 from emailpipe.domain import trust
 from emailpipe.domain.reply import extract_from_message
 from emailpipe.mail.parse import parse_email
@@ -38,16 +39,6 @@ def inbound_pure(raw: bytes) -> str | None:
 
 def _stdlib(raw: bytes) -> object:
     return email.message_from_bytes(raw, policy=policy.default)
-
-
-def _cpu(fn, raws: list[bytes], rounds: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.process_time()
-        for raw in raws:
-            fn(raw)
-        best = min(best, time.process_time() - start)
-    return best
 
 
 def run(corpus: Path = CORPUS, rounds: int = 3) -> dict:
