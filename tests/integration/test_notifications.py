@@ -133,13 +133,25 @@ def test_the_notification_eml_threads_in_every_client(env, world, tmp_path: Path
 
 def test_in_human_takeover_mode_the_bot_answers_and_no_agent_is_emailed(env, world):
     env.api.set_setting("human_takeover", "on")
+    env.api.set_setting("bot_answer_wait_seconds", "1")
 
-    env.api.post_message(world.conversation_id, world.user, "Where is my parcel?")
+    question = env.api.post_message(world.conversation_id, world.user, "Where is my parcel?")
     env.api.post_message(world.conversation_id, "bot", "It is on its way.")
-    env.drain()
+    env.drain(wait_for_digests=True)
 
     assert [m["destinations"] for m in env.outbox()] == [[world.user]]
     assert "It is on its way." in env.outbox()[0]["raw"]
+    assert _status(question.id, world.offline_agent) == "skipped_bot_answered"
+
+
+def test_in_human_takeover_mode_agents_are_emailed_when_the_bot_does_not_answer(env, world):
+    env.api.set_setting("human_takeover", "on")
+    env.api.set_setting("bot_answer_wait_seconds", "1")
+
+    env.api.post_message(world.conversation_id, world.user, "I need a human, please")
+    env.drain(wait_for_digests=True)
+
+    assert [m["destinations"] for m in env.outbox()] == [[world.offline_agent]]
 
 
 def test_a_user_with_notifications_off_still_gets_answers_but_an_unsubscribed_user_does_not(env, world):

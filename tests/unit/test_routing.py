@@ -50,12 +50,18 @@ def test_an_agent_answer_always_goes_to_the_user_and_never_to_its_author():
     assert recipients_for(_message(BOB, Role.AGENT), conversation, USER, STAFF, Settings(), NOW).recipients == (USER,)
 
 
-def test_in_human_takeover_mode_no_agent_is_emailed_while_the_bot_answers():
-    conversation = Conversation("c1", USER.email, department="Billing")
-    settings = Settings(human_takeover=True)
+def test_the_bot_counts_as_having_answered_only_after_every_pending_user_message():
+    from emailpipe.domain.routing import bot_answered, bot_is_answering
 
-    assert recipients_for(_message(USER, Role.USER), conversation, USER, STAFF, settings, NOW).recipients == ()
-    assert recipients_for(_message(None, Role.BOT), conversation, USER, STAFF, settings, NOW).recipients == (USER,)
+    first = Message("m1", "c1", USER.email, Role.USER, "q1", Source.CHAT, NOW)
+    bot = Message("m2", "c1", None, Role.BOT, "a1", Source.BOT, NOW + 1)
+    second = Message("m3", "c1", USER.email, Role.USER, "q2", Source.CHAT, NOW + 2)
+    conversation = Conversation("c1", USER.email, department="Billing")
+
+    assert bot_is_answering(conversation, Settings(human_takeover=True))
+    assert not bot_is_answering(Conversation("c1", USER.email, assigned_agent=BOB.email), Settings(human_takeover=True))
+    assert bot_answered([first], [first, bot, second])
+    assert not bot_answered([first, second], [first, bot, second])
 
 
 def test_an_assigned_agent_is_the_only_one_emailed():

@@ -104,6 +104,7 @@ class Settings:
     delimiter: bool = True
     convert_all_emails: bool = False
     human_takeover: bool = False
+    bot_answer_wait_seconds: int = 30  # human takeover: how long agents' emails wait for the bot's answer
     offline_after_seconds: int = 300
     quarantine_spam: bool = True
     require_authentication: bool = False
@@ -118,6 +119,7 @@ class Settings:
         "delimiter",
         "convert_all_emails",
         "human_takeover",
+        "bot_answer_wait_seconds",
         "offline_after_seconds",
         "quarantine_spam",
         "require_authentication",

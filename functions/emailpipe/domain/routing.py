@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from emailpipe.domain.models import Conversation, Message, Person, Role, Settings
@@ -49,6 +49,17 @@ def recipients_for(
     return Routing(tuple(recipients), tuple(skipped))
 
 
+def bot_is_answering(conversation: Conversation, settings: Settings) -> bool:
+    """Human-takeover mode before a human took the conversation: the chatbot answers the user first."""
+    return settings.human_takeover and not conversation.assigned_agent
+
+
+def bot_answered(pending: Sequence[Message], conversation_messages: Sequence[Message]) -> bool:
+    """True when the chatbot answered after every pending user message (then no agent needs an email)."""
+    bot_times = [m.created_at for m in conversation_messages if m.author_role is Role.BOT]
+    return bool(pending) and all(any(t > m.created_at for t in bot_times) for m in pending)
+
+
 def delivery_block(person: Person, *, for_user_answer: bool) -> str | None:
     """Why an email must not go to `person` now, or None."""
     if person.unsubscribed:
@@ -63,9 +74,6 @@ def delivery_block(person: Person, *, for_user_answer: bool) -> str | None:
 def _staff_for_user_message(
     conversation: Conversation, staff: list[Person], settings: Settings, now: float
 ) -> list[Person]:
-    if settings.human_takeover and not conversation.assigned_agent:
-        # The chatbot answers until a human takes the conversation over; agents are not emailed meanwhile.
-        return []
     if conversation.assigned_agent:
         assigned = [p for p in staff if p.email == conversation.assigned_agent]
         return [p for p in assigned if is_offline(p, settings, now)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from emailpipe.domain import tokens
 from emailpipe.domain.models import Conversation, Message, Person, Role, Settings
-from emailpipe.domain.routing import delivery_block, is_offline, recipients_for
+from emailpipe.domain.routing import bot_answered, bot_is_answering, delivery_block, is_offline, recipients_for
 from emailpipe.mail.compose import Attached, Notification, build_notification
 from emailpipe.observability import hash_address, logger
 from emailpipe.store import repo
@@ -64,7 +64,12 @@ def notify(message: Message, ctx: NotifierContext) -> list[Delivery]:
     for person, reason in routing.skipped:
         repo.record_skip(message.id, person.email, conversation.id, reason, now)
         deliveries.append(Delivery(person.email, f"skipped_{reason}"))
-    window = settings.digest_window_seconds if ctx.schedule_digest is not None else 0
+    window = settings.digest_window_seconds
+    if message.author_role is Role.USER and bot_is_answering(conversation, settings):
+        # Agents' emails wait for the chatbot; if it answered by then, no agent is emailed (send_digest).
+        window = max(window, settings.bot_answer_wait_seconds)
+    if ctx.schedule_digest is None:
+        window = 0
     for person in routing.recipients:
         if window > 0:
             deliveries.append(_queue(message, conversation, person, window, now, ctx))
@@ -97,7 +102,8 @@ def send_digest(conversation_id: str, recipient: str, window_id: str, ctx: Notif
     person = repo.get_person(recipient)
     now = ctx.clock()
     settings = repo.get_settings()
-    messages = tuple(m for m in repo.list_messages(conversation_id) if m.id in pending.message_ids)
+    everything = repo.list_messages(conversation_id)
+    messages = tuple(m for m in everything if m.id in pending.message_ids)
     if conversation is None or person is None or not messages:
         _close(conversation_id, recipient, pending.window_id, pending.message_ids, settings, ctx)
         return Delivery(recipient, "duplicate")
@@ -105,6 +111,9 @@ def send_digest(conversation_id: str, recipient: str, window_id: str, ctx: Notif
     reason = delivery_block(person, for_user_answer=not person.role.is_staff)
     if reason is None and person.role.is_staff and not is_offline(person, settings, now):
         reason = "online"
+    staff_waiting_for_bot = person.role.is_staff and bot_is_answering(conversation, settings)
+    if reason is None and staff_waiting_for_bot and bot_answered(messages, everything):
+        reason = "bot_answered"
     if reason is not None:
         for message in messages:
             repo.record_skip(message.id, recipient, conversation_id, reason, now)

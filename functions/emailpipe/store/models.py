@@ -142,6 +142,7 @@ class SettingsItem(Item):
     delimiter = BooleanAttribute(default=True)
     convert_all_emails = BooleanAttribute(default=False)
     human_takeover = BooleanAttribute(default=False)
+    bot_answer_wait_seconds = NumberAttribute(default=30)
     offline_after_seconds = NumberAttribute(default=300)
     quarantine_spam = BooleanAttribute(default=True)
     require_authentication = BooleanAttribute(default=False)
