@@ -424,6 +424,50 @@ def _jsonable(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- the server
 
 
+def _one_backup_per_transaction() -> None:
+    """Make moto back a table up once per TransactWriteItems call instead of once per item.
+
+    moto deep-copies the whole table for every item of a transaction before applying any of them (to roll back
+    on failure); the copies are identical, so taking one per table per call changes nothing but the cost, which
+    otherwise grows with the table and made the local stack crawl after a few hundred emails.
+    """
+    import contextvars
+    import copy
+
+    import moto.dynamodb.models as dynamodb_models
+
+    if getattr(dynamodb_models, "_emailpipe_single_backup", False):
+        return
+    memo: contextvars.ContextVar[dict[int, Any] | None] = contextvars.ContextVar("backup_memo", default=None)
+
+    class _Copy:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        def deepcopy(self, value: Any, *args: Any) -> Any:
+            cache = memo.get()
+            if cache is None or args:
+                return copy.deepcopy(value, *args)
+            held = cache.get(id(value))
+            if held is None or held[0] is not value:
+                # The original is kept alive in the memo, so its id cannot be reused by another object meanwhile.
+                held = cache[id(value)] = (value, copy.deepcopy(value))
+            return held[1]
+
+    original = dynamodb_models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        token = memo.set({})
+        try:
+            original(self, transact_items)
+        finally:
+            memo.reset(token)
+
+    dynamodb_models.copy = _Copy()  # type: ignore[assignment]
+    dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    dynamodb_models._emailpipe_single_backup = True  # type: ignore[attr-defined]
+
+
 class LocalStack:
     """A moto server on 127.0.0.1 with the stack deployed into it."""
 
@@ -444,6 +488,7 @@ class LocalStack:
         # werkzeug logs every request to stderr; the transcript and test output should not drown in it.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
+        _one_backup_per_transaction()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
