@@ -54,6 +54,14 @@ def run_demo() -> int:
             fresh, seen = emails[seen:], len(emails)
             return fresh
 
+        def show_new(to: str | None = None, label: str = "email out:") -> list[dict[str, Any]]:
+            """The emails sent since the last look (to one address, when given), printed."""
+            fresh = [m for m in new_emails() if to is None or to in (m["destinations"] or [])]
+            for mail in fresh:
+                _say(f"  {label}")
+                _show_email(mail)
+            return fresh
+
         def pipe(raw: bytes, label: str, expect: str) -> Any:
             key = deliver_raw_email(info, raw)
             triggers.drain(wait_for_digests=True)
@@ -86,10 +94,7 @@ def run_demo() -> int:
         api.post_message(conversation.id, "carol@customer.example", "Hello, invoice 1042 charges me twice.")
         api.post_message(conversation.id, "carol@customer.example", "Can you fix it?")
         triggers.drain(wait_for_digests=True)
-        to_bob = [m for m in new_emails() if "bob@agents.example" in (m["destinations"] or [])]
-        for mail in to_bob:
-            _say("  email out:")
-            _show_email(mail)
+        to_bob = show_new("bob@agents.example")
         if len(to_bob) != 1:
             problems.append(f"expected one email to Bob, got {len(to_bob)}")
         _say()
@@ -97,10 +102,7 @@ def run_demo() -> int:
         _say("3. Bob answers by replying to that email from his mail client")
         answer = "Hi Carol,\n\nsorry about that: I have refunded the second charge.\nIt shows within 3 days.\n\nBob"
         pipe(reply_to(to_bob[0]["raw"], "bob@agents.example", "Bob Agent", answer), "Bob's reply", "stored")
-        to_carol = [m for m in new_emails() if "carol@customer.example" in (m["destinations"] or [])]
-        for mail in to_carol:
-            _say("  email out:")
-            _show_email(mail)
+        to_carol = show_new("carol@customer.example")
         if len(to_carol) != 1:
             problems.append(f"expected one email to Carol, got {len(to_carol)}")
         _say()
@@ -111,15 +113,12 @@ def run_demo() -> int:
             "Carol's reply",
             "stored",
         )
-        for mail in new_emails():
-            _say("  email out:")
-            _show_email(mail)
+        show_new()
         api.post_message(conversation.id, "carol@customer.example", "One more thing: please send the new invoice.")
         triggers.drain(wait_for_digests=True)
-        thread = [m for m in new_emails() if "bob@agents.example" in (m["destinations"] or [])]
-        for mail in thread:
-            _say("  email out (a chat message this time; its References now holds both earlier emails):")
-            _show_email(mail)
+        thread = show_new(
+            "bob@agents.example", "email out (a chat message this time; its References now holds both earlier emails):"
+        )
         references = str(message_from_string(thread[0]["raw"], policy=policy.default)["References"] or "").split()
         if len(references) != 2:
             problems.append(f"expected References to grow to 2 Message-IDs, got {len(references)}")
