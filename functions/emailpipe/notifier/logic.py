@@ -70,13 +70,16 @@ def notify(message: Message, ctx: NotifierContext) -> list[Delivery]:
         window = max(window, settings.bot_answer_wait_seconds)
     if ctx.schedule_digest is None:
         window = 0
+    content: _Content | None = None
     for person in routing.recipients:
         if window > 0:
             deliveries.append(_queue(message, conversation, person, window, now, ctx))
         elif not repo.claim_delivery(message.id, person.email, conversation.id, now):
             deliveries.append(Delivery(person.email, "duplicate"))
         else:
-            deliveries.append(_send(conversation, person, (message,), settings, ctx, claim_key=message.id))
+            # What the email shows is the same for every recipient of the message: read it once.
+            content = content or _content((message,), repo.list_messages(conversation.id), settings, ctx)
+            deliveries.append(_send(conversation, person, content, settings, ctx, claim_key=message.id))
     return deliveries
 
 
@@ -124,7 +127,9 @@ def send_digest(conversation_id: str, recipient: str, window_id: str, ctx: Notif
         if repo.get_delivery_status(claim_key, recipient) == "sent":
             _close(conversation_id, recipient, pending.window_id, pending.message_ids, settings, ctx)
         return Delivery(recipient, "duplicate")
-    delivery = _send(conversation, person, messages, settings, ctx, claim_key=claim_key)
+    delivery = _send(
+        conversation, person, _content(messages, everything, settings, ctx), settings, ctx, claim_key=claim_key
+    )
     _close(conversation_id, recipient, pending.window_id, pending.message_ids, settings, ctx)
     return delivery
 
@@ -158,28 +163,45 @@ def _attachments(
     return links, tuple(attached)
 
 
+@dataclass(frozen=True, slots=True)
+class _Content:
+    """What a notification shows, the same for every recipient of the same messages."""
+
+    messages: tuple[Message, ...]
+    context: tuple[Message, ...]
+    author_names: dict[str, str]
+    links: dict[str, str]
+    attached: tuple[Attached, ...]
+
+
+def _content(
+    messages: tuple[Message, ...], everything: Sequence[Message], settings: Settings, ctx: NotifierContext
+) -> _Content:
+    authors = sorted({m.author_email for m in everything if m.author_email})
+    people = [p for p in (repo.get_person(a) for a in authors) if p is not None]
+    links, attached = _attachments(messages, settings, ctx)
+    return _Content(messages, _context_before(messages, everything), {p.email: p.name for p in people}, links, attached)
+
+
 def _send(
     conversation: Conversation,
     recipient: Person,
-    messages: tuple[Message, ...],
+    content: _Content,
     settings: Settings,
     ctx: NotifierContext,
     *,
     claim_key: str,
 ) -> Delivery:
+    messages = content.messages
     token = tokens.make_token(ctx.keys(), conversation.id, recipient.email)
     domain = ctx.piping_address.rpartition("@")[2]
     mail_message_id = tokens.message_id(token, domain)
     previous = repo.thread_message_ids(conversation.id, recipient.email)
-    everything = repo.list_messages(conversation.id)
-    authors = {m.author_email for m in everything if m.author_email}
-    people = [p for p in (repo.get_person(a) for a in sorted(authors)) if p is not None]
     subject = (
         f"Re: {conversation.subject}"
         if conversation.subject
         else f"{ctx.brand_name} conversation {conversation.id[:6]}"
     )
-    links, attached = _attachments(messages, settings, ctx)
     mail = build_notification(
         Notification(
             from_name=tokens.display_name(ctx.brand_name, token),
@@ -191,12 +213,12 @@ def _send(
             message_id=mail_message_id,
             references=tuple(previous),
             messages=messages,
-            author_names={p.email: p.name for p in people},
-            context=_context_before(messages, everything),
+            author_names=content.author_names,
+            context=content.context,
             delimiter=settings.delimiter,
-            links=links,
-            attached=attached,
-            link_expiry_text=f"after {settings.link_expiry_seconds // 3600} hours" if links else "",
+            links=content.links,
+            attached=content.attached,
+            link_expiry_text=f"after {settings.link_expiry_seconds // 3600} hours" if content.links else "",
         )
     )
     try:
