@@ -504,3 +504,16 @@ def test_corpus_contract_holds_for_every_message():
         for attachment in parsed.attachments:
             assert "/" not in attachment.filename and "\\" not in attachment.filename, path.name
             assert attachment.sha256 == hashlib.sha256(attachment.payload).hexdigest()
+
+
+def test_the_report_names_the_reply_token_from_display_name_plus_address_or_thread():
+    from emailpipe.mail.parse import parse_report
+
+    token = "abcdefghijkl" + "mnopqrstuvwxyz23"
+    head = b"From: c@x.example\r\nSubject: x\r\n"
+    by_name = head + f'To: "AiX| {token}" <support@example.com>\r\n\r\nhi\r\n'.encode()
+    by_plus = head + f"To: support+{token}@example.com\r\n\r\nhi\r\n".encode()
+    by_thread = head + f"To: support@example.com\r\nIn-Reply-To: <{token}.1f@example.com>\r\n\r\nhi\r\n".encode()
+    plain = head + b"To: support@example.com\r\n\r\nhi\r\n"
+
+    assert [parse_report(raw)["token"] for raw in (by_name, by_plus, by_thread, plain)] == [token, token, token, None]

@@ -406,30 +406,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
     from emailpipe.mail.parse import parse_report
 
     raw = Path(args.file).read_bytes() if args.file else sys.stdin.buffer.read()
-    report = parse_report(raw)
-    if report.get("token") is None:
-        report["token"] = _token_of(raw)
-    print(json.dumps(report, ensure_ascii=False))
+    print(json.dumps(parse_report(raw), ensure_ascii=False))
     return 0
-
-
-def _token_of(raw: bytes) -> str | None:
-    """A reply token in the recipients' display names or plus-addresses, or in In-Reply-To/References."""
-    from emailpipe.domain import tokens
-    from emailpipe.mail.parse import parse_email
-
-    parsed = parse_email(raw)
-    if parsed.status != "accepted":
-        return None
-    for address in parsed.recipients:
-        plus_tag = address.email.partition("@")[0].partition("+")[2]
-        found = tokens.find_token(address.name) or tokens.find_token(plus_tag)
-        if found:
-            return found
-    for reference in [parsed.in_reply_to or "", *parsed.references]:
-        if found := tokens.find_token(reference):
-            return found
-    return None
 
 
 def cmd_reply(args: argparse.Namespace) -> int:

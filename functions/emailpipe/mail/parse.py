@@ -43,6 +43,7 @@ from typing import Any
 import mailparser
 
 from emailpipe.domain.reply import extract_from_message
+from emailpipe.domain.tokens import find_token
 from emailpipe.mail.mime_raw import (
     DEPTH_LIMITED_MESSAGE,
     DEPTH_LIMITED_PARAM,
@@ -505,6 +506,19 @@ def _reply_text(parsed: ParsedEmail, delimiter: bool) -> str:
     return extract_from_message(parsed.text, parsed.html, delimiter=delimiter)
 
 
+def _token(parsed: ParsedEmail) -> str | None:
+    """A reply token in the recipients' display names or plus-addresses, or in In-Reply-To/References."""
+    for address in parsed.recipients:
+        plus_tag = address.email.partition("@")[0].partition("+")[2]
+        found = find_token(address.name) or find_token(plus_tag)
+        if found:
+            return found
+    for reference in [parsed.in_reply_to or "", *parsed.references]:
+        if found := find_token(reference):
+            return found
+    return None
+
+
 def parse_report(raw: bytes, *, delimiter: bool = True) -> dict:
     """Return the JSON-ready report printed by `emailpipe parse`; never raises."""
     try:
@@ -522,7 +536,7 @@ def parse_report(raw: bytes, *, delimiter: bool = True) -> dict:
             "subject": parsed.subject,
             "message_id": parsed.message_id,
             "in_reply_to": parsed.in_reply_to,
-            "token": None,
+            "token": _token(parsed),
             "text": text,
             "attachments": [
                 {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
