@@ -6,6 +6,8 @@ import hashlib
 import json
 from email import message_from_string, policy
 
+import pytest
+
 from emailpipe.aws import client
 from emailpipe.local.mailclient import new_email, reply_to
 from emailpipe.local.stack import FakeLambdaContext, _jsonable
@@ -99,6 +101,32 @@ def test_the_same_s3_event_twice_stores_one_message(env, world):
     assert repo.get_inbound(key).status.value == "stored"
     assert [m.text for m in repo.list_messages(world.conversation_id) if m.source.value == "email"] == ["On it."]
     assert len(env.outbox(world.user)) == 1
+
+
+def test_an_inbound_record_that_fails_is_retried_alone_and_an_all_failed_batch_fails_the_invocation(env, world):
+    from emailpipe.batch import BatchFailedError
+    from emailpipe.cli.main import deliver_raw_email
+    from emailpipe.inbound import handler as inbound_handler
+
+    env.api.post_message(world.conversation_id, world.user, "Hello")
+    env.drain()
+    notification = env.outbox(world.offline_agent)[0]["raw"]
+    sqs = client("sqs")
+    queue = env.outputs["InboundQueueUrl"]
+    key = deliver_raw_email(env.stack.info, reply_to(notification, world.offline_agent, "Bob", "On it."))
+    received = sqs.receive_message(QueueUrl=queue)["Messages"][0]
+    sqs.delete_message(QueueUrl=queue, ReceiptHandle=received["ReceiptHandle"])
+    good = {"messageId": received["MessageId"], "body": received["Body"], "eventSource": "aws:sqs"}
+    vanished = json.loads(received["Body"])
+    vanished["Records"][0]["s3"]["object"]["key"] = "inbound/vanished-object"
+    bad = {"messageId": "bad-1", "body": json.dumps(vanished), "eventSource": "aws:sqs"}
+
+    result = inbound_handler.lambda_handler({"Records": [bad, good]}, FakeLambdaContext("InboundFunction"))
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
+    assert repo.get_inbound(key).status.value == "stored"
+    with pytest.raises(BatchFailedError):
+        inbound_handler.lambda_handler({"Records": [bad]}, FakeLambdaContext("InboundFunction"))
 
 
 def test_the_same_stream_record_twice_sends_one_email_per_recipient(env, world):

@@ -7,14 +7,12 @@ import os
 import time
 from dataclasses import replace
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from emailpipe.batch import process_partial_response, sqs_id
 from emailpipe.config import get_config
 from emailpipe.domain.models import InboundRecord, Outcome
 from emailpipe.inbound.logic import InboundContext, process_email
@@ -22,7 +20,8 @@ from emailpipe.mail.parse import MAX_EMAIL_BYTES
 from emailpipe.observability import count_with_reason, logger, metrics, traced
 from emailpipe.store import blobs, keys, repo
 
-processor = BatchProcessor(event_type=EventType.SQS)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @cache
@@ -85,8 +84,8 @@ def _count(record: InboundRecord) -> None:
     count_with_reason(name, record.reason)
 
 
-def _record_handler(record: SQSRecord) -> None:
-    body: dict[str, Any] = json.loads(record.body)
+def _record_handler(record: dict[str, Any]) -> None:
+    body: dict[str, Any] = json.loads(record["body"])
     if body.get("Event") == "s3:TestEvent":
         return
     for s3_record in body.get("Records", []):
@@ -99,4 +98,4 @@ def _record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Entry point: a failed email is reported alone and retried by SQS, then dead-lettered."""
-    return process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)
+    return process_partial_response(event, _record_handler, sqs_id)

@@ -7,11 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from emailpipe.config import ConfigError, get_config
 from emailpipe.ingress import mailbox
@@ -19,6 +18,9 @@ from emailpipe.ingress.logic import MailboxClient, PollResult, poll_mailbox
 from emailpipe.ingress.settings import MailboxConfigError, MailboxSettings, parse_settings
 from emailpipe.observability import count_with_reason, logger, metrics, traced
 from emailpipe.store import blobs, mailbox_state, repo
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 MAILBOX_ENV = "MAILBOX_SECRET_ID"
 # The lease outlives the invocation a little, so a run killed by its timeout frees the mailbox soon after.

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from emailpipe.config import get_config
 from emailpipe.notifier.feedback import feedback_from_ses
 from emailpipe.observability import hash_address, logger, metrics, traced
 from emailpipe.store import repo
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 
 @traced
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@event_source(data_class=SNSEvent)
-def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Mark permanently bouncing addresses as bouncing and complainers as unsubscribed."""
     repo.configure(get_config().table_name)
     marked = 0
-    for record in event.records:
-        for feedback in feedback_from_ses(record.sns.message):
+    for record in event.get("Records") or []:
+        for feedback in feedback_from_ses(record["Sns"]["Message"]):
             if repo.get_person(feedback.address) is None:
                 continue
             if feedback.kind == "bounce":

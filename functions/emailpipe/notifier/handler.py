@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
+from emailpipe.batch import process_partial_response, stream_id
 from emailpipe.notifier.adapters import count, notifier_context
 from emailpipe.notifier.logic import notify
 from emailpipe.observability import logger, metrics, traced
 from emailpipe.store import repo
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-def _record_handler(record: DynamoDBRecord) -> None:
-    if record.raw_event.get("eventName") != "INSERT":
+def _record_handler(record: dict[str, Any]) -> None:
+    if record.get("eventName") != "INSERT":
         return
-    image = (record.raw_event.get("dynamodb") or {}).get("NewImage") or {}
+    image = (record.get("dynamodb") or {}).get("NewImage") or {}
     message = repo.message_from_stream_image(image)
     if message is None:
         return
@@ -31,4 +29,4 @@ def _record_handler(record: DynamoDBRecord) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Entry point: a failing record is reported alone; the stream retries it and then sends it to the DLQ."""
-    return process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)
+    return process_partial_response(event, _record_handler, stream_id)
