@@ -1,31 +1,47 @@
 """Cold start: import + init of each handler module against `import boto3` alone, each in a fresh interpreter.
 
-Each figure is the median of `runs` child processes, interleaved so that drift (disk cache, CPU frequency)
-hits every module alike. The child times only the import and the handler's init (`_context()`, which reads the
-configuration; no client is created before the first email), not the interpreter's own start-up, which is the
-same for every module. A separate `-X importtime` child per handler names the packages that dominate.
+Every function's handler in template.yaml is measured. Each figure is the median of `runs` child processes,
+interleaved so that drift (disk cache, CPU frequency) hits every module alike. The child times only the import and
+the handler's init (the cached function that reads the configuration; no client is created before the first
+email), not the interpreter's own start-up, which is the same for every module. A separate `-X importtime` child
+per handler names the packages that dominate.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import subprocess
 import sys
 from collections import Counter
 
 BASELINE = "boto3"
-HANDLERS = ("emailpipe.inbound.handler", "emailpipe.notifier.handler")
+_TEMPLATE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "template.yaml")
+# The init each handler runs on its first event (cached for the life of the process), by handler module.
+_INIT = {
+    "emailpipe.inbound.handler": "_context",
+    "emailpipe.notifier.handler": "notifier_context",
+    "emailpipe.notifier.digest_handler": "notifier_context",
+    "emailpipe.notifier.feedback_handler": "get_config",
+    "emailpipe.ingress.handler": "_secret_id",
+}
+
+
+def handler_modules() -> tuple[str, ...]:
+    """The module of every function's `Handler:` in template.yaml, in template order."""
+    with open(_TEMPLATE, encoding="utf-8") as f:
+        handlers = re.findall(r"^\s+Handler:\s*(\S+)\.\w+\s*$", f.read(), re.MULTILINE)
+    return tuple(dict.fromkeys(handlers))
+
 
 _CHILD = """
 import time
 start = time.perf_counter()
 import {module} as m
-init = getattr(m, "_context", None)
-if init is None and hasattr(m, "notifier_context"):
-    init = m.notifier_context
-if init is not None:
-    init()
+init = {init!r}
+if init:
+    getattr(m, init)()
 print(time.perf_counter() - start)
 """
 
@@ -39,6 +55,7 @@ _ENV = {
     "POWERTOOLS_SERVICE_NAME": "emailpipe",
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
+    "MAILBOX_SECRET_ID": "bench/mailbox",
 }
 
 
@@ -51,7 +68,7 @@ def _env() -> dict[str, str]:
 
 def _time_import(module: str) -> float:
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD.format(module=module)],
+        [sys.executable, "-c", _CHILD.format(module=module, init=_INIT.get(module, ""))],
         capture_output=True,
         text=True,
         check=True,
@@ -99,7 +116,11 @@ def _top_modules(rows: list[tuple[str, int, int]], n: int = 10) -> list[dict]:
 
 def run(runs: int = 7) -> dict:
     """Median import+init seconds of boto3 and each handler, their ratios, and what dominates each handler."""
-    modules = (BASELINE, *HANDLERS)
+    handlers = handler_modules()
+    missing = [h for h in handlers if h not in _INIT]
+    if missing:
+        raise ValueError(f"no init known for handler module(s) {missing}: add them to _INIT")
+    modules = (BASELINE, *handlers)
     for module in modules:  # warm the page cache and the .pyc files
         _time_import(module)
     samples: dict[str, list[float]] = {m: [] for m in modules}
@@ -115,7 +136,7 @@ def run(runs: int = 7) -> dict:
         "baseline_importtime_total_ms": round(sum(s for _, s, _ in baseline_rows) / 1000, 1),
         "handlers": {},
     }
-    for module in HANDLERS:
+    for module in handlers:
         rows = _importtime(module)
         extra = sum(s for name, s, _ in rows if name not in baseline_names)
         result["handlers"][module] = {

@@ -238,8 +238,8 @@ def render(r: dict, rows: list, timings: dict, total: float) -> str:
     c = r.get("coldstart", {})
     if "handlers" in c:
         notes.append(
-            f"- Cold start: median of {c['runs']} fresh interpreters each, interleaved; the child times `import` + "
-            "the handler's init function (`_context()` / `notifier_context()`: configuration only, no client), "
+            f"- Cold start: every `Handler:` in template.yaml; median of {c['runs']} fresh interpreters each, "
+            "interleaved; the child times `import` + the handler's cached init (configuration only, no client), "
             "not the interpreter start. Packages with the most self import time beyond what `import boto3` "
             "loads (`-X importtime`):"
         )
