@@ -33,7 +33,7 @@ bench: $(STAMP)
 # Re-pin after editing pyproject.toml dependencies (needs network to PyPI).
 lock: $(STAMP)
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-emit-index-url --generate-hashes --extra dev pyproject.toml -o requirements.lock
-	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-emit-index-url --no-header pyproject.toml -o functions/requirements.txt
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-emit-index-url --no-header --generate-hashes pyproject.toml -o functions/requirements.txt
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --no-emit-index-url --generate-hashes requirements-checkov.in -o requirements-checkov.lock
 
 clean:

@@ -256,6 +256,47 @@ def test_sam_build_needs_no_container(source: dict[str, Any]):
     assert source["Globals"]["Function"]["Runtime"].startswith("python")
 
 
+def test_sam_build_runs_the_functions_makefile_for_every_function(source: dict[str, Any]):
+    makefile = (TEMPLATE.parent / source["Globals"]["Function"]["CodeUri"] / "Makefile").read_text()
+    declared = re.search(r"^FUNCTIONS := (.+)$", makefile, re.MULTILINE)
+    functions = _of_type(source, "AWS::Serverless::Function")
+
+    assert {name: f.get("Metadata", {}).get("BuildMethod") for name, f in functions.items()} == dict.fromkeys(
+        functions, "makefile"
+    )
+    assert declared is not None and set(declared.group(1).split()) == set(functions)
+
+
+def test_the_build_ships_bytecode_that_lambda_uses_without_reading_the_source(tmp_path: Path):
+    code = TEMPLATE.parent / "functions"
+    subprocess.run(
+        ["make", "-s", "-C", str(code), "package", f"ARTIFACTS_DIR={tmp_path}", f"PYTHON={sys.executable}"],
+        check=True,
+        capture_output=True,
+    )
+    sources = sorted((tmp_path / "emailpipe").rglob("*.py"))
+    # Unchecked-hash .pyc (PEP 552): flags 0b01, so the runtime never compares it with the source's mtime.
+    flags = {
+        py.relative_to(tmp_path).as_posix(): int.from_bytes(
+            (py.parent / "__pycache__" / f"{py.stem}.{sys.implementation.cache_tag}.pyc").read_bytes()[4:8], "little"
+        )
+        for py in sources
+    }
+    # Break a source after the build: importing it must still work, from the bytecode.
+    models = tmp_path / "emailpipe" / "domain" / "models.py"
+    models.write_text('raise SystemExit("the source was compiled again")\n')
+    imported = subprocess.run(
+        [sys.executable, "-B", "-c", "import emailpipe.domain.models as m; print(m.Outcome.STORED.value, m.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)},
+    )
+
+    assert len(sources) > 40 and set(flags.values()) == {1}
+    assert (imported.returncode, imported.stdout.split()) == (0, ["stored", str(models)])
+
+
 def test_the_template_declares_every_piece_of_the_pipeline(transformed: dict[str, Any]):
     resources = transformed["Resources"]
     types = {r["Type"] for r in resources.values()}
