@@ -66,13 +66,20 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _time_import(module: str) -> float:
+def _time_import(module: str, *, bytecode: bool = True) -> float:
+    env = _env()
+    flags = []
+    if not bytecode:
+        # What Lambda does with an artifact that has no .pyc files (SAM's default pip build): every module is
+        # compiled from source, and nothing can be written back. An empty cache prefix hides every __pycache__.
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(os.sep, "nonexistent-emailpipe-bench")
+        flags = ["-B"]
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD.format(module=module, init=_INIT.get(module, ""))],
+        [sys.executable, *flags, "-c", _CHILD.format(module=module, init=_INIT.get(module, ""))],
         capture_output=True,
         text=True,
         check=True,
-        env=_env(),
+        env=env,
         timeout=60,
     )
     return float(out.stdout.strip().splitlines()[-1])
@@ -147,6 +154,9 @@ def run(runs: int = 7) -> dict:
             "top_packages_beyond_boto3": _top_packages(rows, baseline_names),
             "top_modules_cumulative": _top_modules(rows),
         }
+    # The same two imports without bytecode, as a build without .pyc files would deploy them (fewer runs: slow).
+    no_pyc = {m: statistics.median(_time_import(m, bytecode=False) for _ in range(3)) for m in modules[:2]}
+    result["without_bytecode_ms"] = {m: round(v * 1000, 1) for m, v in no_pyc.items()}
     return result
 
 

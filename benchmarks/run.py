@@ -92,6 +92,16 @@ def table(r: dict) -> list[tuple[str, str, str, str]]:
                     _met(h["ratio"] <= 1.5),
                 )
             )
+        if "without_bytecode_ms" in c:
+            boto, inbound = c["without_bytecode_ms"].values()
+            rows.append(
+                (
+                    "1. the same without .pyc files (SAM's default pip build; functions/Makefile ships them)",
+                    f"boto3 {boto} ms, inbound {inbound} ms",
+                    "(report)",
+                    "n/a",
+                )
+            )
     if not err("inbound_cpu", "2. inbound pure path CPU vs stdlib", "≤ 2×"):
         i = r["inbound_cpu"]
         rows.append(
