@@ -7,6 +7,7 @@ from html import unescape
 from html.parser import HTMLParser
 
 from emailpipe.domain import reply_patterns as P
+from emailpipe.domain.casefold import fold
 
 _VOID = frozenset(
     [
@@ -111,11 +112,21 @@ _CUT_IDS = frozenset(
 _CUT_ID_PREFIXES = ("divrplyfwdmsg", "x_divrplyfwdmsg")
 _CUT_CLASSES = ("outlookmessageheader", "ms-outlook-mobile-reference-message", "reference-message-container")
 # Class names are matched as substrings because webmails prefix them when they re-render a message
-# ("x_gmail_quote", "ydp3f2ayahoo_quoted", "ecxgmail_quote").
-_QUOTE_CLASS_RE = re.compile(
-    r"gmail_quote|yahoo_quoted|protonmail_quote|moz-cite-prefix|gmail_attr|zmail_extra|mailru_quote|"
-    r"aolreplyheader|spark_quote|quote_container|mail_android_quote|readmsg-quote",
-    re.IGNORECASE,
+# ("x_gmail_quote", "ydp3f2ayahoo_quoted", "ecxgmail_quote"), and case-insensitively: looked for in fold(class),
+# which finds what a re.IGNORECASE search would (see casefold).
+_QUOTE_CLASSES = (
+    "gmail_quote",
+    "yahoo_quoted",
+    "protonmail_quote",
+    "moz-cite-prefix",
+    "gmail_attr",
+    "zmail_extra",
+    "mailru_quote",
+    "aolreplyheader",
+    "spark_quote",
+    "quote_container",
+    "mail_android_quote",
+    "readmsg-quote",
 )
 _QUOTE_NAMES = frozenset(("quote", "messagereplysection", "quoted-message"))
 _BORDER_TOP_RE = re.compile(r"border-top(?:-style)?\s*:\s*(?:[^;]*\s)?solid|border-top\s*:[^;]*solid", re.IGNORECASE)
@@ -227,7 +238,7 @@ def _mark_quotes(root: _Node) -> None:
         ):
             node.mark = "cut"
             break  # everything after the first reply divider is history; later nodes are never rendered
-        if classes and _QUOTE_CLASS_RE.search(classes):
+        if classes and _has_quote_class(classes):
             if node.tag == "blockquote" and not in_div:
                 # a lone blockquote.gmail_quote without Gmail's wrapper div is kept, as Gmail never sends that
                 continue
@@ -252,6 +263,11 @@ def _mark_quotes(root: _Node) -> None:
     # are usually the sender's own citations, and the text rules still cut at an attribution line above them.
     if plain_blockquotes:
         plain_blockquotes[-1].mark = "quote"
+
+
+def _has_quote_class(classes: str) -> bool:
+    folded = fold(classes)
+    return any(name in folded for name in _QUOTE_CLASSES)
 
 
 def _is_forward(node: _Node) -> bool:

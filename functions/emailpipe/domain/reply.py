@@ -97,7 +97,7 @@ def html_to_reply_text(html: str, *, delimiter: bool = True) -> str:
     if delimiter:
         lines = _cut_at_delimiter(lines)
     # A reply divider (<hr> above Outlook's header) left at the end once the history was cut is not content.
-    while lines and (not lines[-1].strip() or P.SEPARATOR_RE.match(lines[-1][: P.MAX_LINE])):
+    while lines and (not lines[-1].strip() or P.is_separator(lines[-1][: P.MAX_LINE])):
         lines.pop()
     kept, state = strip_quotes(lines)
     if state != FORWARD:

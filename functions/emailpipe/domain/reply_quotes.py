@@ -54,10 +54,7 @@ def _followed_by_quote(lines: list[str], end: int) -> bool:
 
 
 def _field_kind(line: str) -> str | None:
-    m = P.FIELD_RE.match(_cap(line))
-    if not m:
-        return None
-    return m.lastgroup
+    return P.field_kind(_cap(line))
 
 
 def _field_block(lines: list[str], i: int) -> int | None:
@@ -68,7 +65,7 @@ def _field_block(lines: list[str], i: int) -> int | None:
         return None
     kinds = {kind}
     # "From: bob@example.com Date: Thu, 24 Mar 2016 ..." - the whole header rendered on one line.
-    if kind in ("from", "sent") and P.INLINE_FIELD_RE.search(first):
+    if kind in ("from", "sent") and P.has_inline_field(first):
         kinds.add("inline")
     n = len(lines)
     j = i + 1
@@ -101,13 +98,13 @@ def _from_line_alone(lines: list[str], i: int) -> bool:
     line = _cap(lines[i])
     if _field_kind(line) != "from" or not P.EMAIL_BRACKETED_RE.search(line):
         return False
-    return i > 0 and (_blank(lines[i - 1]) or bool(P.SEPARATOR_RE.match(_cap(lines[i - 1]))))
+    return i > 0 and (_blank(lines[i - 1]) or P.is_separator(_cap(lines[i - 1])))
 
 
 def _attribution_from_start(lines: list[str], i: int) -> int | None:
     """Return the end line of an 'On <date> ... wrote:' header that starts at line i (possibly wrapped), or None."""
     first = _cap(lines[i])
-    if not P.START_RE.match(first):
+    if not P.starts_attribution(first):
         return None
     n = len(lines)
     parts: list[str] = []
@@ -126,7 +123,7 @@ def _attribution_from_start(lines: list[str], i: int) -> int | None:
         if j > i and is_quote(line):
             # a wrapped "> wrote:" tail (Polymail) is part of the header; any other quote ends the search
             stripped = line.lstrip(" \t>")
-            if not P.VERB_OR_SENT_RE.match(stripped):
+            if not P.starts_with_verb_or_sent(stripped):
                 return None
             line = stripped
         parts.append(line.strip())
@@ -134,8 +131,7 @@ def _attribution_from_start(lines: list[str], i: int) -> int | None:
         if len(joined) > P.MAX_HEADER:
             return None
         if P.DATEISH_RE.search(joined) and (
-            (P.ENDS_COLON_RE.search(joined) and P.VERB_OR_SENT_RE.search(joined))
-            or (j == i and P.VERB_AT_END_RE.search(joined))
+            (P.ENDS_COLON_RE.search(joined) and P.has_verb_or_sent(joined)) or (j == i and P.ends_with_verb(joined))
         ):
             return j
         j += 1
@@ -152,16 +148,16 @@ def _needs_more(lines: list[str], s: int) -> bool:
         return True
     if prev[-1:] in "<([,\"'":
         return True
-    if P.VERB_RE.match(head) is not None:
+    if P.starts_with_verb(head):
         return True  # the line is just "wrote:" or similar
     if P.SENTENCE_END_RE.search(prev):
         return False  # the line above ends a sentence
-    if P.VERB_RE.search(prev) or P.EMAIL_BRACKETED_RE.search(prev):
+    if P.verb_end(prev) is not None or P.EMAIL_BRACKETED_RE.search(prev):
         return True  # "Jane <jane@example.com> schrieb am" / "Di., 5. März 2024, 09:14:"
     if P.DATE_START_RE.match(head):
         return False  # this line opens a header with its date
     first = head[:1]
-    if first.islower() or first.isdigit() or "\u3000" <= first <= "\u9fff" or P.START_RE.match(_cap(lines[s - 1])):
+    if first.islower() or first.isdigit() or "\u3000" <= first <= "\u9fff" or P.starts_attribution(_cap(lines[s - 1])):
         # a line starting with a lowercase word, a number or a CJK character continues a wrapped header, as does
         # any line below a header's first line that starts with "On"/"Am"/"Le"...
         return True
@@ -171,7 +167,7 @@ def _needs_more(lines: list[str], s: int) -> bool:
 def _attribution_from_end(lines: list[str], j: int) -> _Header | None:
     """Recognise a header that ends at line j with a colon: '<name> <email> wrote:', '<date>, <name> <email>:'."""
     line = _cap(lines[j])
-    if not P.ENDS_COLON_RE.search(line) or P.FIELD_RE.match(line):
+    if not P.ENDS_COLON_RE.search(line) or P.field_kind(line) is not None:
         return None
     quoted_below = _followed_by_quote(lines, j)
     best: int | None = None
@@ -180,16 +176,16 @@ def _attribution_from_end(lines: list[str], j: int) -> _Header | None:
         joined = " ".join(_cap(x).strip() for x in lines[s : j + 1])
         if len(joined) > P.MAX_HEADER:
             break
-        verb = P.VERB_RE.search(joined)
+        verb = P.verb_end(joined)
         date = P.DATEISH_RE.search(joined)
         complete = bool(date and P.EMAIL_BRACKETED_RE.search(joined))
-        if verb and not complete:
+        if verb is not None and not complete:
             # "<date> ... <name> wrote:" or "<name> wrote <date>:"; without an address the date must frame the
             # verb, so prose such as "at 10:30 John wrote the agenda:" is not taken for a header.
             complete = bool(P.EMAILISH_RE.search(joined)) or bool(
-                date and (P.DATE_START_RE.match(joined) or P.DATEISH_RE.search(joined, verb.end()))
+                date and (P.DATE_START_RE.match(joined) or P.DATEISH_RE.search(joined, verb))
             )
-        if not complete and verb and len(joined) < 120 and quoted_below:
+        if not complete and verb is not None and len(joined) < 120 and quoted_below:
             complete = True  # "John wrote:" directly above a '>' block
         if complete:
             best = s
@@ -215,10 +211,10 @@ def _shared_line(lines: list[str], j: int) -> _Header | None:
     """'reply On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:' - reply and header on one line."""
     line = lines[j]
     tail_start = max(0, len(line) - P.MAX_HEADER)
-    m = P.SHARED_LINE_RE.search(line, tail_start)
-    if not m or not P.DATEISH_RE.search(m.group(0)):
+    start = P.shared_line_start(line, tail_start)
+    if start is None or not P.DATEISH_RE.search(line[start:]):
         return None
-    prefix = line[: m.start()].rstrip(" \t-–—")
+    prefix = line[:start].rstrip(" \t-–—")
     if not prefix.strip():
         return None
     return _Header(j, j, hard=not _followed_by_quote(lines, j), prefix=prefix)
@@ -226,7 +222,7 @@ def _shared_line(lines: list[str], j: int) -> _Header | None:
 
 def _separator_then_fields(lines: list[str], i: int) -> bool:
     """An Outlook divider ('________________________________' or <hr>) directly above a 'From:'/'Date:' line."""
-    if not P.LONG_SEPARATOR_RE.match(_cap(lines[i])):
+    if not P.is_long_separator(_cap(lines[i])):
         return False
     j = _next_nonblank(lines, i + 1)
     return j is not None and _field_kind(lines[j]) in ("from", "sent")
@@ -235,16 +231,16 @@ def _separator_then_fields(lines: list[str], i: int) -> bool:
 def _header_at(lines: list[str], i: int) -> _Header | str | None:
     """Classify line i: a quote header (returned), 'forward' for a forwarded-message marker, or None."""
     line = _cap(lines[i])
-    if P.FORWARDED_RE.match(line):
+    if P.is_forward_marker(line):
         return FORWARD
-    if P.ORIGINAL_MESSAGE_RE.match(line) or _separator_then_fields(lines, i):
+    if P.is_original_message(line) or _separator_then_fields(lines, i):
         return _Header(i, len(lines) - 1, hard=True)
     end = _field_block(lines, i)
     if end is not None:
         return _Header(i, end, hard=True)
     if _from_line_alone(lines, i):
         return _Header(i, i, hard=not _followed_by_quote(lines, i))
-    if P.DASHED_ATTRIBUTION_RE.match(line):
+    if P.is_dashed_attribution(line):
         return _Header(i, i, hard=not _followed_by_quote(lines, i))
     end = _attribution_from_start(lines, i)
     if end is not None:
@@ -326,6 +322,6 @@ def strip_quotes(lines: list[str]) -> tuple[list[str], str]:
         i = _skip_blanks(lines, _skip_quote_run(lines, _skip_blanks(lines, header.end + 1)))
     kept = [line for _, line in out]
     if state == QUOTED:
-        while kept and (_blank(kept[-1]) or P.SEPARATOR_RE.match(_cap(kept[-1]))):
+        while kept and (_blank(kept[-1]) or P.is_separator(_cap(kept[-1]))):
             kept.pop()
     return kept, state

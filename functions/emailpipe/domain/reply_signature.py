@@ -46,10 +46,9 @@ def is_mobile_signature(line: str) -> bool:
     if not text or len(text) > 300:
         return False
     text = P.LINK_IN_LINE_RE.sub("", text).strip().strip("*_")
-    if P.MOBILE_SIG_CJK_RE.match(text):
+    if P.is_cjk_mobile_footer(text):
         return True
-    m = P.MOBILE_SIG_RE.match(text)
-    return bool(m) and not P.SENTENCE_AFTER_COMMA_RE.search(text)
+    return P.is_mobile_footer(text) and not P.SENTENCE_AFTER_COMMA_RE.search(text)
 
 
 def _cut_at_dashes(lines: list[str]) -> list[str]:
@@ -84,7 +83,7 @@ def _strip_dash_name(lines: list[str]) -> list[str] | None:
     if not P.DASH_NAME_RE.match(last[:80]):
         return None
     prev = _last_content(lines, len(lines) - 1)
-    if prev is None or P.LIST_ITEM_RE.match(lines[prev][:80]) or P.DASH_NAME_RE.match(lines[prev][:80]):
+    if prev is None or P.is_list_item(lines[prev][:80]) or P.DASH_NAME_RE.match(lines[prev][:80]):
         return None  # part of a list, not a signed name
     return lines[:-1]
 
@@ -93,9 +92,9 @@ def _strip_disclaimer(lines: list[str]) -> list[str] | None:
     start = max(1, len(lines) - _DISCLAIMER_WINDOW, _first_content(lines) + 1)
     for i in range(start, len(lines)):
         line = lines[i]
-        if _blank(line) or not (_blank(lines[i - 1]) or P.SIG_SEPARATOR_RE.match(lines[i - 1][:200])):
+        if _blank(line) or not (_blank(lines[i - 1]) or P.is_sig_separator(lines[i - 1][:200])):
             continue
-        if P.DISCLAIMER_RE.match(line[:300]) and P.LEGAL_WORDS_RE.search(" ".join(lines[i : i + 8])[:1500]):
+        if P.is_disclaimer(line[:300]) and P.has_legal_words(" ".join(lines[i : i + 8])[:1500]):
             return lines[:i]
     return None
 
@@ -105,7 +104,7 @@ def _strip_separator_footer(lines: list[str]) -> list[str] | None:
     start = max(1, len(lines) - _MAX_FOOTER_LINES * 2 - 2, _first_content(lines) + 1)
     for i in range(start, len(lines)):
         sep = lines[i][:200]
-        if not P.SIG_SEPARATOR_RE.match(sep):
+        if not P.is_sig_separator(sep):
             continue
         tail = [x for x in lines[i + 1 :] if x.strip()]
         if not tail or len(tail) > _MAX_FOOTER_LINES or any(len(x) > _MAX_FOOTER_LINE_LEN for x in tail):

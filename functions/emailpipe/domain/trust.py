@@ -58,6 +58,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from emailpipe.domain.casefold import fold
+from emailpipe.records import Record
+
 if TYPE_CHECKING:
     from emailpipe.mail.parse import ParsedEmail
 
@@ -78,10 +81,13 @@ _SES_BLOCK_NAMES = frozenset(
         "x-ses-dkim-signature",
     }
 )
-_SES_RECEIVED = re.compile(r"\bby\s+inbound-smtp\.[a-z0-9-]+\.amazonaws\.com\b", re.IGNORECASE)
+# The patterns below without re.IGNORECASE are matched against casefold.fold(text), which gives the same matches
+# at the same positions (see casefold) and saves compiling case-insensitive character classes at import; groups
+# are then read from the original text at the positions found.
+_SES_RECEIVED = re.compile(r"\bby\s+inbound-smtp\.[a-z0-9-]+\.amazonaws\.com\b")
 _WS = re.compile(r"\s+")
-_RESINFO = re.compile(r"^\s*([a-z0-9_-]+)\s*(?:/\s*\d+\s*)?=\s*([a-z_-]+)\s*(?:\s|$)", re.IGNORECASE)
-_FIRST_WORD = re.compile(r"[a-z_-]+", re.IGNORECASE)
+_RESINFO = re.compile(r"^\s*([a-z0-9_-]+)\s*(?:/\s*\d+\s*)?=\s*([a-z_-]+)\s*(?:\s|$)")
+_FIRST_WORD = re.compile(r"[a-z_-]+")
 # Lower is worse; a method reported twice keeps its worst result (see module docstring).
 _RESULT_RANK = {
     "fail": 0,
@@ -98,8 +104,8 @@ _RESULT_RANK = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Verdicts:
+@dataclass(frozen=True, init=False, repr=False, eq=False)
+class Verdicts(Record):
     """Authentication, spam and virus verdicts from a trusted copy; None where no trusted copy says."""
 
     spf: str | None = None
@@ -108,6 +114,22 @@ class Verdicts:
     spam: str | None = None
     virus: str | None = None
     source: str | None = None
+
+    def __init__(
+        self,
+        spf: str | None = None,
+        dkim: str | None = None,
+        dmarc: str | None = None,
+        spam: str | None = None,
+        virus: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "spf", spf)
+        object.__setattr__(self, "dkim", dkim)
+        object.__setattr__(self, "dmarc", dmarc)
+        object.__setattr__(self, "spam", spam)
+        object.__setattr__(self, "virus", virus)
+        object.__setattr__(self, "source", source)
 
 
 UNTRUSTED = Verdicts()
@@ -166,10 +188,10 @@ def parse_authentication_results(value: str) -> tuple[str | None, dict[str, str]
     authserv_id = head.split()[0].strip('"').lower()
     results: dict[str, str] = {}
     for segment in segments[1:]:
-        found = _RESINFO.match(segment)
+        found = _RESINFO.match(fold(segment))
         if not found:
             continue
-        method, result = found.group(1).lower(), found.group(2).lower()
+        method, result = _group(segment, found, 1).lower(), _group(segment, found, 2).lower()
         if method not in ("spf", "dkim", "dmarc"):
             continue
         previous = results.get(method)
@@ -182,9 +204,15 @@ def parse_authentication_results(value: str) -> tuple[str | None, dict[str, str]
     return authserv_id, results
 
 
+def _group(text: str, found: re.Match[str], group: int) -> str:
+    """Return the text of a group matched in fold(text), from text itself."""
+    return text[found.start(group) : found.end(group)]
+
+
 def _first_word(value: str) -> str | None:
-    found = _FIRST_WORD.search(strip_comments(value))
-    return found.group(0).lower() if found else None
+    text = strip_comments(value)
+    found = _FIRST_WORD.search(fold(text))
+    return _group(text, found, 0).lower() if found else None
 
 
 def ses_block(headers: Headers) -> tuple[tuple[str, str], ...]:
@@ -204,7 +232,7 @@ def ses_block(headers: Headers) -> tuple[tuple[str, str], ...]:
             break
         after_receipt = after_receipt or key == "x-ses-receipt"
     received = [value for name, value in block if _lower_name(name) == "received"]
-    if not received or not _SES_RECEIVED.search(_clean(received[0])):
+    if not received or not _SES_RECEIVED.search(fold(_clean(received[0]))):
         return ()
     return tuple(block)
 
@@ -263,28 +291,61 @@ def authenticated(v: Verdicts) -> bool:
 
 
 # --- machine mail -----------------------------------------------------------------------------------------------
+#
+# Subject phrases are looked up in sets of folded phrases (casefold.fold) rather than compiled into one
+# case-insensitive alternation, which took milliseconds at import. A subject starts with a phrase when some
+# prefix of it, folded, is in the set and is followed by an end (_phrase_ends): the same subjects that
+# `^(?:phrase|phrase|...)(?=end)` with re.IGNORECASE matched, since that regex tries every alternative (whatever
+# its order) until one is followed by an end. Spelling variants the regex wrote as `[ée]` or `(?:the )?` are
+# listed one by one.
 
-# After a phrase: the end, or (after optional spaces) punctuation that ends a subject prefix. "?" is absent on
+# After a phrase: the end, or (after optional whitespace) punctuation that ends a subject prefix. "?" is absent on
 # purpose: "Out of office?" is somebody asking.
-_END = r"(?=\s*(?:$|[:：\-–—|/(\[（【)\]）】,，.。!！;»>]))"
-_OPEN = r"[\[(（【]?\s*"
+_END_CHARS = frozenset(":：-–—|/([（【)]）】,，.。!！;»>")
+# An out-of-office phrase may be bracketed: "[Out of office]", "【自動返信】".
+_OPEN_CHARS = frozenset("[(（【")
 # Reply prefixes an auto-responder may put first ("Re: Automatic reply: ..."); forwards are not stripped, since a
-# person forwarding an auto-reply or a bounce to support is writing to us.
-_REPLY_PREFIX = re.compile(
-    r"^(?:\s*(?:re|aw|sv|vs|antw|antwort|r|rif|res|odp|ynt|vá|ответ|отв|回复|回覆|答复|返信)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)*",
-    re.IGNORECASE,
+# person forwarding an auto-reply or a bounce to support is writing to us. One prefix is a word, an optional
+# counter ("[2]", "(2)") and a colon; the word is the whole run of word characters before them.
+_REPLY_PREFIX = re.compile(r"\s*(\w+)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*")
+_REPLY_WORDS = frozenset(
+    map(
+        fold,
+        ["re", "aw", "sv", "vs", "antw", "antwort", "r", "rif", "res", "odp", "ynt", "vá", "ответ", "отв", "回复"]
+        + ["回覆", "答复", "返信"],
+    )
 )
 
-_OOO_PHRASES = (
+
+def _phrases(*phrases: str) -> dict[str, tuple[str, ...]]:
+    """Return the phrases folded, by their first two characters (every phrase has at least two)."""
+    index: dict[str, tuple[str, ...]] = {}
+    for phrase in sorted(set(map(fold, phrases))):
+        if len(phrase) < 2:
+            raise ValueError(f"phrase too short: {phrase!r}")
+        index[phrase[:2]] = (*index.get(phrase[:2], ()), phrase)
+    return index
+
+
+_OOO_PHRASES = _phrases(
     # en
-    "out of (?:the )?office",
-    "away from (?:the )?office",
+    "out of office",
+    "out of the office",
+    "away from office",
+    "away from the office",
     "automatic reply",
     "automatic response",
-    "auto[- ]?reply",
-    "auto[- ]?response",
+    "auto-reply",
+    "auto reply",
+    "autoreply",
+    "auto-response",
+    "auto response",
+    "autoresponse",
     "autoresponder",
-    "vacation (?:reply|response|message|notice)",
+    "vacation reply",
+    "vacation response",
+    "vacation message",
+    "vacation notice",
     "ooo",
     # de
     "abwesenheitsnotiz",
@@ -296,28 +357,38 @@ _OOO_PHRASES = (
     "nicht im büro",
     "außer haus",
     # fr
-    "r[ée]ponse automatique d'absence du bureau",
-    "r[ée]ponse automatique",
+    "réponse automatique d'absence du bureau",
+    "reponse automatique d'absence du bureau",
+    "réponse automatique",
+    "reponse automatique",
     "message d'absence",
     "absence du bureau",
-    "absente? du bureau",
+    "absent du bureau",
+    "absente du bureau",
     "absence",
-    "absente?",
+    "absent",
+    "absente",
     "hors du bureau",
     # es
-    "respuesta autom[aá]tica",
-    "fuera de (?:la )?oficina",
+    "respuesta automatica",
+    "respuesta automática",
+    "fuera de oficina",
+    "fuera de la oficina",
     "ausente",
     "ausencia",
     # it
     "risposta automatica",
     "fuori sede",
-    "fuori (?:dall')?ufficio",
+    "fuori ufficio",
+    "fuori dall'ufficio",
     "assente",
     # pt
-    "resposta autom[aá]tica",
-    "fora do escrit[óo]rio",
-    "aus[êe]ncia",
+    "resposta automatica",
+    "resposta automática",
+    "fora do escritório",
+    "fora do escritorio",
+    "ausência",
+    "ausencia",
     # nl
     "afwezig",
     "afwezigheidsmelding",
@@ -325,10 +396,15 @@ _OOO_PHRASES = (
     "niet aanwezig",
     "buiten kantoor",
     # pl
-    "odpowied[źz] automatyczna",
-    "automatyczna odpowied[źz]",
+    "odpowiedź automatyczna",
+    "odpowiedz automatyczna",
+    "automatyczna odpowiedź",
+    "automatyczna odpowiedz",
     "poza biurem",
-    "nieobecno[śs][ćc]",
+    "nieobecność",
+    "nieobecnośc",
+    "nieobecnosć",
+    "nieobecnosc",
     # ru
     "автоматический ответ",
     "автоответ",
@@ -339,13 +415,17 @@ _OOO_PHRASES = (
     "автоматична відповідь",
     "поза офісом",
     # sv
-    "fr[åa]nvaro",
-    "fr[åa]nvarande",
+    "frånvaro",
+    "franvaro",
+    "frånvarande",
+    "franvarande",
     "automatiskt svar",
     "inte på kontoret",
     # no, da
-    "frav[æe]r",
-    "frav[æe]rende",
+    "fravær",
+    "fraver",
+    "fraværende",
+    "fraverende",
     "automatisk svar",
     "autosvar",
     "ikke på kontoret",
@@ -354,12 +434,14 @@ _OOO_PHRASES = (
     "poissa",
     "poissa toimistolta",
     "automaattinen vastaus",
-    # cs, tr, ko
+    # cs, tr, ko (re.IGNORECASE and fold treat dotless ı as i, so "yanıt" needs no second spelling)
     "automatická odpověď",
     "mimo kancelář",
-    "otomatik yan[ıi]t",
-    "자동 ?회신",
-    "자동 ?응답",
+    "otomatik yanıt",
+    "자동 회신",
+    "자동회신",
+    "자동 응답",
+    "자동응답",
     # zh, ja
     "自动回复",
     "自动答复",
@@ -373,35 +455,38 @@ _OOO_PHRASES = (
     "不在連絡",
     "不在",
 )
-# Longest first, so "absence du bureau" wins over "absence" and the end check applies to the whole phrase.
-_OOO_ALTERNATION = "|".join(sorted(_OOO_PHRASES, key=len, reverse=True))
-_OOO_SUBJECT = re.compile(rf"^{_OPEN}(?:{_OOO_ALTERNATION}){_END}", re.IGNORECASE)
-# English "Out of office until Monday": a few continuation words are allowed, but never a question.
-_OOO_CONTINUED = re.compile(
-    r"^[\[(]?\s*(?:out of (?:the )?office|away from (?:the )?office)\s+"
-    r"(?:until|till|til|from|through|thru|back|returning|today|this|next|on|\d)\b[^?]*$",
-    re.IGNORECASE,
+# English "Out of office until Monday": a few continuation words, or a digit, are allowed, but never a question.
+# Matched against the folded text. The continuation is the whole run of word characters after the phrase (a word
+# followed by \b is one), and must be one of _CONTINUATIONS or a single digit.
+_OOO_CONTINUED = re.compile(r"[\[(]?\s*(?:out of|away from) (?:the )?office\s+(\w+)")
+_CONTINUATIONS = frozenset(
+    ("until", "till", "til", "from", "through", "thru", "back", "returning", "today", "this", "next", "on")
 )
-# Lotus Notes: "Jane Doe is out of the office (returning 05/05/2025)".
-_OOO_NOTES = re.compile(r"^[^?:]{1,80}?\bis (?:currently )?out of (?:the )?office" + _END + r"[^?]*$", re.IGNORECASE)
+# Lotus Notes: "Jane Doe is out of the office (returning 05/05/2025)". Matched against the folded text.
+_OOO_NOTES = re.compile(r"\bis (?:currently )?out of (?:the )?office")
 
-_BOUNCE_PHRASES = (
+_BOUNCE_PHRASES = _phrases(
     "undelivered mail returned to sender",
     "undelivered mail",
-    "undeliverable(?: mail| message)?",
+    "undeliverable",
+    "undeliverable mail",
+    "undeliverable message",
     "delivery status notification",
     "mail delivery failed",
     "mail delivery failure",
     "message delivery failure",
-    "delivery failure(?: notification)?",
+    "delivery failure",
+    "delivery failure notification",
     "delivery has failed",
     "delivery notification: delivery has failed",
     "returned mail",
     "failure notice",
-    "non[- ]?deliverable mail",
+    "non-deliverable mail",
+    "non deliverable mail",
+    "nondeliverable mail",
     "mail system error - returned mail",
     "warning: could not send message",
-    "delayed mail \\(still being retried\\)",
+    "delayed mail (still being retried)",
     # Exchange's localised non-delivery reports: de, fr, es, it, pt, nl, da/no, pl, ru, cs
     "unzustellbar",
     "non remis",
@@ -415,14 +500,11 @@ _BOUNCE_PHRASES = (
     "не удается доставить",
     "nedoručitelné",
 )
-_BOUNCE_SUBJECT = re.compile(
-    rf"^(?:{'|'.join(sorted(_BOUNCE_PHRASES, key=len, reverse=True))}){_END}",
-    re.IGNORECASE,
-)
 _BOUNCE_LOCALPARTS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster"})
 # Exchange sends its non-delivery reports from MicrosoftExchange<32 hex digits>@<domain>.
 _EXCHANGE_NDR_SENDER = re.compile(r"^microsoftexchange[0-9a-f]{32}$", re.IGNORECASE)
-_PARAM = re.compile(r';\s*([a-z0-9_.-]+)\s*=\s*(?:"([^"]*)"|([^;\s]*))', re.IGNORECASE)
+# Matched against the folded value, like _RESINFO.
+_PARAM = re.compile(r';\s*([a-z0-9_.-]+)\s*=\s*(?:"([^"]*)"|([^;\s]*))')
 
 
 def _values(headers: Headers, name: str) -> list[str]:
@@ -440,15 +522,60 @@ def _normalise_subject(subject: str) -> str:
     return _clean(unicodedata.normalize("NFC", subject or ""))
 
 
+def _strip_reply_prefixes(text: str) -> str:
+    """Remove the leading run of reply prefixes ("RE: AW: ")."""
+    end = 0
+    while (found := _REPLY_PREFIX.match(text, end)) and fold(found.group(1)) in _REPLY_WORDS:
+        end = found.end()
+    return text[end:]
+
+
+def _phrase_ends(text: str, end: int) -> bool:
+    """True when text[end:] is, after optional whitespace, empty or starts with one of _END_CHARS."""
+    rest = text[end:].lstrip()
+    return not rest or rest[0] in _END_CHARS
+
+
+def _starts_with_phrase(text: str, folded: str, phrases: dict[str, tuple[str, ...]]) -> bool:
+    """True when text starts with one of the phrases (folded is fold(text)) and the phrase is followed by an end."""
+    return any(folded.startswith(phrase) and _phrase_ends(text, len(phrase)) for phrase in phrases.get(folded[:2], ()))
+
+
+def _ooo_phrase(text: str, folded: str) -> bool:
+    start = 1 if text[:1] in _OPEN_CHARS else 0
+    start = len(text) - len(text[start:].lstrip())
+    return _starts_with_phrase(text[start:], folded[start:], _OOO_PHRASES)
+
+
+def _ooo_continued(text: str, folded: str) -> bool:
+    found = _OOO_CONTINUED.match(folded)
+    if not found or "?" in text:
+        return False
+    word = found.group(1)
+    return word in _CONTINUATIONS or (len(word) == 1 and word.isdecimal())
+
+
+def _ooo_notes(text: str, folded: str) -> bool:
+    # As the former `^[^?:]{1,80}?\bis ... office(?=end)[^?]*$`: the phrase starts at a word boundary after 1 to 80
+    # characters without ":", is followed by an end, and the subject has no "?".
+    if "?" in text:
+        return False
+    colon = text.find(":")
+    last = 80 if colon < 0 else min(colon, 80)
+    return any(1 <= m.start() <= last and _phrase_ends(text, m.end()) for m in _OOO_NOTES.finditer(folded))
+
+
 def is_out_of_office_subject(subject: str) -> bool:
     """True when the subject starts (after reply prefixes) with an out-of-office or auto-reply phrase."""
-    text = _REPLY_PREFIX.sub("", _normalise_subject(subject), count=1)
-    return bool(_OOO_SUBJECT.match(text) or _OOO_CONTINUED.match(text) or _OOO_NOTES.match(text))
+    text = _strip_reply_prefixes(_normalise_subject(subject))
+    folded = fold(text)
+    return _ooo_phrase(text, folded) or _ooo_continued(text, folded) or _ooo_notes(text, folded)
 
 
 def is_bounce_subject(subject: str) -> bool:
     """True when the subject starts with a delivery-failure phrase; "Re: Undeliverable" is a person replying."""
-    return bool(_BOUNCE_SUBJECT.match(_normalise_subject(subject)))
+    text = _normalise_subject(subject)
+    return _starts_with_phrase(text, fold(text), _BOUNCE_PHRASES)
 
 
 def _content_type(headers: Headers, content_type: str | None) -> tuple[str, dict[str, str]]:
@@ -457,7 +584,8 @@ def _content_type(headers: Headers, content_type: str | None) -> tuple[str, dict
     value = _clean(strip_comments(content_type or header))
     ctype = value.split(";", 1)[0].strip().lower()
     params = {
-        m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3)) for m in _PARAM.finditer(value)
+        _group(value, m, 1).lower(): _group(value, m, 2 if m.group(2) is not None else 3)
+        for m in _PARAM.finditer(fold(value))
     }
     if not params and content_type and header:
         header_type, header_params = _content_type(headers, None)

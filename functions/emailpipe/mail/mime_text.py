@@ -31,7 +31,10 @@ _IANA = {
 
 _FOLD = re.compile(r"\r\n(?=[ \t])|\n(?=[ \t])|\r(?=[ \t])")
 # C0 controls (CR and LF included), DEL, C1 controls, and the bidi/format characters used to disguise text.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# A str.translate table rather than a regex character class: compiling a class this scattered costs a third of
+# a millisecond at import.
+CONTROL_CODES = (*range(0x20), *range(0x7F, 0xA0), 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_CONTROL_TO_SPACE = dict.fromkeys(CONTROL_CODES, " ")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _SPACES = re.compile(r"[ \t]{2,}")
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
@@ -152,7 +155,7 @@ def clean_line(value: str) -> str:
     """Unfold a header value and remove control characters so no CR or LF can survive."""
     value = _FOLD.sub("", value)
     if not value.isprintable():
-        value = _CONTROL.sub(" ", value)
+        value = value.translate(_CONTROL_TO_SPACE)
         value = _SPACES.sub(" ", value)
     return value.strip()
 

@@ -54,6 +54,7 @@ from emailpipe.mail.mime_raw import (
     truncate_parts,
 )
 from emailpipe.mail.mime_text import (
+    CONTROL_CODES,
     clean_line,
     decode_bytes,
     decode_header_value,
@@ -63,6 +64,7 @@ from emailpipe.mail.mime_text import (
     lookup,
     undo_surrogates,
 )
+from emailpipe.records import Record
 
 MAX_EMAIL_BYTES = 40 * 1024 * 1024  # SES maximum
 MAX_DEPTH = 50
@@ -79,19 +81,24 @@ logging.getLogger("mailparser").setLevel(logging.ERROR)
 _DEPTH_PARAM = DEPTH_LIMITED_PARAM.decode()
 _MSG_ID = re.compile(r"<[^<>\s]*>")
 _GUESS_DELIMITER = re.compile(r"^--([^\s]{1,200}?)[ \t]*\r?\n(?=[A-Za-z][A-Za-z0-9-]*[ \t]*:)", re.MULTILINE)
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069<>:\"|?*]")
+# Removed from attachment names (a translate table: see mime_text.CONTROL_CODES).
+_UNSAFE_NAME = dict.fromkeys((*CONTROL_CODES, *map(ord, '<>:"|?*')))
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
+@dataclass(frozen=True, init=False, repr=False, eq=False)
+class Address(Record):
     """One mailbox: display name and address (domain lower-cased; may lack '@' only if the original did)."""
 
     name: str
     email: str
 
+    def __init__(self, name: str, email: str) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "email", email)
 
-@dataclass(frozen=True, slots=True)
-class Attachment:
+
+@dataclass(frozen=True, init=False, repr=False, eq=False)
+class Attachment(Record):
     """One attachment with its decoded bytes."""
 
     filename: str
@@ -102,9 +109,27 @@ class Attachment:
     content_id: str | None
     inline: bool
 
+    def __init__(
+        self,
+        filename: str,
+        content_type: str,
+        payload: bytes,
+        sha256: str,
+        size: int,
+        content_id: str | None,
+        inline: bool,
+    ) -> None:
+        object.__setattr__(self, "filename", filename)
+        object.__setattr__(self, "content_type", content_type)
+        object.__setattr__(self, "payload", payload)
+        object.__setattr__(self, "sha256", sha256)
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "content_id", content_id)
+        object.__setattr__(self, "inline", inline)
 
-@dataclass(frozen=True, slots=True)
-class ParsedEmail:
+
+@dataclass(frozen=True, init=False, repr=False, eq=False)
+class ParsedEmail(Record):
     """The parts of an inbound email the pipeline uses, and whether it is accepted."""
 
     status: str
@@ -124,6 +149,44 @@ class ParsedEmail:
     html: str | None
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...]
+
+    def __init__(
+        self,
+        status: str,
+        reason: str | None,
+        sender: Address | None,
+        recipients: tuple[Address, ...],
+        to: tuple[Address, ...],
+        cc: tuple[Address, ...],
+        reply_to: tuple[Address, ...],
+        subject: str,
+        message_id: str | None,
+        in_reply_to: str | None,
+        references: tuple[str, ...],
+        date: str | None,
+        headers: tuple[tuple[str, str], ...],
+        text: str | None,
+        html: str | None,
+        attachments: tuple[Attachment, ...],
+        defects: tuple[str, ...],
+    ) -> None:
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "sender", sender)
+        object.__setattr__(self, "recipients", recipients)
+        object.__setattr__(self, "to", to)
+        object.__setattr__(self, "cc", cc)
+        object.__setattr__(self, "reply_to", reply_to)
+        object.__setattr__(self, "subject", subject)
+        object.__setattr__(self, "message_id", message_id)
+        object.__setattr__(self, "in_reply_to", in_reply_to)
+        object.__setattr__(self, "references", references)
+        object.__setattr__(self, "date", date)
+        object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "html", html)
+        object.__setattr__(self, "attachments", attachments)
+        object.__setattr__(self, "defects", defects)
 
 
 def _rejected(reason: str, defects: tuple[str, ...] = ()) -> ParsedEmail:
@@ -181,7 +244,7 @@ def _normalise_address(name: str, addr: str) -> Address | None:
 def sanitize_filename(name: str | None, content_type: str, index: int) -> str:
     """Return a safe basename for an attachment, generated from the content type when nothing is left."""
     # Controls are removed, not replaced: a CR/LF or a bidi override inside a name has no business there.
-    name = _UNSAFE_NAME.sub("", name or "")
+    name = (name or "").translate(_UNSAFE_NAME)
     name = name.replace("\\", "/").rsplit("/", 1)[-1].strip(" .")
     if len(name) > MAX_FILENAME:
         stem, dot, ext = name.rpartition(".")
