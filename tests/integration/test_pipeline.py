@@ -82,17 +82,21 @@ def test_user_reply_by_email_threads_with_the_previous_notification(env, world):
     assert _header(second, "Subject") == _header(first, "Subject")
 
 
-def test_the_same_s3_event_twice_stores_one_message(env, world):
+def _agent_reply_taken_off_the_queue(env, world) -> tuple[str, dict]:
+    """Deliver an agent's reply to a notification; return its S3 key and its SQS message, taken off the queue."""
+    from emailpipe.cli.main import deliver_raw_email
+
     env.api.post_message(world.conversation_id, world.user, "Hello")
     env.drain()
     notification = env.outbox(world.offline_agent)[0]["raw"]
+    key = deliver_raw_email(env.stack.info, reply_to(notification, world.offline_agent, "Bob", "On it."))
+    return key, client("sqs").receive_message(QueueUrl=env.outputs["InboundQueueUrl"])["Messages"][0]
+
+
+def test_the_same_s3_event_twice_stores_one_message(env, world):
     sqs = client("sqs")
     queue = env.outputs["InboundQueueUrl"]
-
-    from emailpipe.cli.main import deliver_raw_email
-
-    key = deliver_raw_email(env.stack.info, reply_to(notification, world.offline_agent, "Bob", "On it."))
-    event = sqs.receive_message(QueueUrl=queue)["Messages"][0]
+    key, event = _agent_reply_taken_off_the_queue(env, world)
     sqs.send_message(QueueUrl=queue, MessageBody=event["Body"])
     sqs.send_message(QueueUrl=queue, MessageBody=event["Body"])
     sqs.delete_message(QueueUrl=queue, ReceiptHandle=event["ReceiptHandle"])
@@ -105,17 +109,10 @@ def test_the_same_s3_event_twice_stores_one_message(env, world):
 
 def test_an_inbound_record_that_fails_is_retried_alone_and_an_all_failed_batch_fails_the_invocation(env, world):
     from emailpipe.batch import BatchFailedError
-    from emailpipe.cli.main import deliver_raw_email
     from emailpipe.inbound import handler as inbound_handler
 
-    env.api.post_message(world.conversation_id, world.user, "Hello")
-    env.drain()
-    notification = env.outbox(world.offline_agent)[0]["raw"]
-    sqs = client("sqs")
-    queue = env.outputs["InboundQueueUrl"]
-    key = deliver_raw_email(env.stack.info, reply_to(notification, world.offline_agent, "Bob", "On it."))
-    received = sqs.receive_message(QueueUrl=queue)["Messages"][0]
-    sqs.delete_message(QueueUrl=queue, ReceiptHandle=received["ReceiptHandle"])
+    key, received = _agent_reply_taken_off_the_queue(env, world)
+    client("sqs").delete_message(QueueUrl=env.outputs["InboundQueueUrl"], ReceiptHandle=received["ReceiptHandle"])
     good = {"messageId": received["MessageId"], "body": received["Body"], "eventSource": "aws:sqs"}
     vanished = json.loads(received["Body"])
     vanished["Records"][0]["s3"]["object"]["key"] = "inbound/vanished-object"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import subprocess
+import sys
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -295,7 +297,6 @@ def test_oversized_message_is_rejected_before_parsing(monkeypatch):
         raise AssertionError("parsed an oversized message")
 
     monkeypatch.setattr(parse_module.email, "message_from_bytes", explode)
-    monkeypatch.setattr(parse_module.mailparser, "MailParser", explode)
 
     assert parse_email(b"x" * 101, max_bytes=100).reason == "too_large"
     parsed = parse_email(b"x" * (MAX_EMAIL_BYTES + 1))
@@ -303,6 +304,24 @@ def test_oversized_message_is_rejected_before_parsing(monkeypatch):
 
 
 # --- headers --------------------------------------------------------------------------------------------------
+
+
+def test_plain_mail_is_read_without_importing_mail_parser_and_odd_headers_still_go_through_it():
+    plain = b"From: Bob <bob@example.com>\nTo: support@example.com\nDate: Tue, 1 Apr 2025 10:00:00 +0200\n\nHi\n"
+    odd = b"From: alice@example.com <bob@example.com>\nTo: support@example.com\n\nHi\n"
+    script = (
+        "import sys; from emailpipe.mail.parse import parse_email\n"
+        "p = parse_email(sys.stdin.buffer.read())\n"
+        "print(p.sender.email, p.sender.name, p.date, 'mailparser' in sys.modules)"
+    )
+
+    def run(raw: bytes) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", script], input=raw, capture_output=True, check=True)
+        return out.stdout.decode().split()
+
+    assert run(plain) == ["bob@example.com", "Bob", "2025-04-01T08:00:00+00:00", "False"]
+    # The stdlib reads this as two addresses; mail-parser reads the name as a name, as the sender meant.
+    assert run(odd) == ["bob@example.com", "alice@example.com", "None", "True"]
 
 
 def test_rfc2047_display_name_and_subject_are_decoded():

@@ -1,11 +1,15 @@
 """MIME in: turn the raw bytes of an inbound email into a ParsedEmail (pure Python, no AWS).
 
 Design. The message is parsed ONCE, by the standard library's compat32 parser (`email.message_from_bytes`,
-the same parser mail-parser itself calls); mail-parser's `MailParser` is then built on that same tree, so
-the bytes are never parsed twice. What each field comes from, and why:
+the same parser mail-parser itself calls); when mail-parser is needed, its `MailParser` is built on that same
+tree, so the bytes are never parsed twice. What each field comes from, and why:
 
-* Addresses (From, To, Cc, Reply-To) and Date: mail-parser first. Its address lexer decodes RFC 2047
-  display names in context and its date parser copes with many broken dates. It drops addresses without an
+* Addresses (From, To, Cc, Reply-To) and Date. Plain ones (printable ASCII lists of `local@domain` or
+  `Name <local@domain>`, one header each, and a date with its zone; see `_plain_addresses`) are read by the
+  stdlib, which gives the same pairs and instant as mail-parser (the date in UTC, as mail-parser gives it):
+  most mail, and then mail-parser is not even imported, which keeps it off the cold start. Otherwise
+  mail-parser first: its address lexer decodes RFC 2047 display names in context, reads an address used as
+  a display name as a name, and its date parser copes with many broken dates. It drops addresses without an
   `@` and everything after the first header of a name, so the stdlib `getaddresses` over every raw header
   fills the gaps (defect `address_recovered:<header>`).
 * Headers, Subject, Message-ID, In-Reply-To, References: our own decoder over `raw_items()` (mail-parser
@@ -21,10 +25,9 @@ and costs about 20 us per part: the size is checked first (too_large), then the 
 deeper than MAX_DEPTH are neutralised and attached messages past the MAX_DEPTH-th are kept as opaque
 parts (defect too_deep); and the message is cut after MAX_DELIMITER_LINES `--` lines (too_many_parts).
 
-Cost, measured by benchmarks/bench_parse.py: the whole of parse_email (compat32 parse + mail-parser +
-walk + decoding) takes less CPU than `email.message_from_bytes(raw, policy=policy.default)` alone, since
-the compat32 parse is about four times cheaper than the default policy's; mail-parser is about a quarter
-of our total.
+Cost, measured by benchmarks/bench_parse.py: the whole of parse_email (compat32 parse, mail-parser where
+needed, walk, decoding) takes less CPU than `email.message_from_bytes(raw, policy=policy.default)` alone,
+since the compat32 parse is about four times cheaper than the default policy's.
 """
 
 from __future__ import annotations
@@ -36,11 +39,10 @@ import mimetypes
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
-
-import mailparser
 
 from emailpipe.domain.reply import extract_from_message
 from emailpipe.domain.tokens import find_token
@@ -292,7 +294,10 @@ class _Parser:
         if cut:
             self.defect("too_many_parts")
         msg = email.message_from_bytes(raw)
-        mp = self._mailparser(msg)
+        plain_date = _plain_date(msg)
+        # mail-parser is built only when an address header or the date is not plain: the stdlib reads plain ones
+        # the same way, at a fraction of the cost, and most mail never needs mail-parser imported at all.
+        mp = self._mailparser(msg) if plain_date is None or not _plain_addresses(msg) else None
         headers = self._headers(msg)
         first = {}
         for name, value in headers:
@@ -333,7 +338,7 @@ class _Parser:
             message_id=self._msg_id(first.get("message-id")),
             in_reply_to=self._msg_id(first.get("in-reply-to")),
             references=tuple(_MSG_ID.findall(refs)) or tuple(refs.split()),
-            date=self._date(mp, first.get("date")),
+            date=plain_date[0] if plain_date is not None and mp is None else self._date(mp, first.get("date")),
             headers=headers,
             text=text,
             html=html,
@@ -343,6 +348,8 @@ class _Parser:
 
     def _mailparser(self, msg: Message) -> Any:
         """Run mail-parser on the already-parsed tree; None (with a defect) if it fails."""
+        import mailparser  # imported with the first message that needs it (see _plain_addresses)
+
         try:
             return mailparser.MailParser(msg)
         except RecursionError:
@@ -557,6 +564,52 @@ class _Parser:
             if rebuilt.is_multipart() and rebuilt.get_payload():
                 return rebuilt
         return None
+
+
+# A plain address header: printable ASCII, a comma-separated list of `local@domain` or `Name <local@domain>`, where
+# Name is a quoted string or atoms without "@" or "<". No encoded word, comment, quoted pair, group or domain literal.
+_NOT_PLAIN_ADDRESS = re.compile(r"[^\x20-\x7e\r\n\t]|=\?|[()\\;:\[\]]")
+_ADDR_SPEC = r"[^<>@\s\",]+@[^<>@\s\",]+"
+_PLAIN_ITEM = rf"(?:(?:\"[^\"]*\"[ \t]*|[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.\- \t]*)<{_ADDR_SPEC}>|{_ADDR_SPEC})"
+_PLAIN_LIST = re.compile(rf"\s*{_PLAIN_ITEM}\s*(?:,\s*{_PLAIN_ITEM}\s*)*,?\s*", re.ASCII)
+
+
+def _plain_addresses(msg: Message) -> bool:
+    """True when From, To, Cc and Reply-To are each absent or one plain header whose every item the stdlib reads
+    as one local@domain address: then mail-parser and the stdlib give the same pairs, and mail-parser is not needed.
+    """
+    for header in ("from", "to", "cc", "reply-to"):
+        values = msg.get_all(header) or []
+        if not values:
+            continue
+        value = str(values[0])
+        if len(values) > 1 or _NOT_PLAIN_ADDRESS.search(value) or not _PLAIN_LIST.fullmatch(value):
+            return False
+        pairs = getaddresses([value])
+        if value.count("@") != len(pairs):
+            return False
+        for _, addr in pairs:
+            local, _, domain = addr.partition("@")
+            if not local or not domain or "@" in domain:
+                return False
+    return True
+
+
+def _plain_date(msg: Message) -> tuple[str | None] | None:
+    """The Date as mail-parser gives it (ISO 8601 in UTC) when the stdlib reads it with its zone, or None."""
+    value = msg.get("date")
+    if value is None:
+        return (None,)
+    value = str(value)
+    if not value.isascii():
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return (parsed.astimezone(UTC).isoformat(),)
 
 
 def _mp_addresses(mp: Any, header: str) -> list[tuple[str, str]]:
