@@ -13,7 +13,7 @@ class ConfigError(RuntimeError):
     """A required environment variable is missing."""
 
 
-@dataclass(frozen=True, init=False, repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class Config(Record):
     """Names of the resources a function works with, as template.yaml passes them."""
 
@@ -26,28 +26,6 @@ class Config(Record):
     attachment_prefix: str = "attachments/"
     digest_queue_url: str | None = None
     configuration_set: str | None = None
-
-    def __init__(
-        self,
-        table_name: str,
-        mail_bucket: str,
-        inbound_prefix: str,
-        piping_address: str,
-        brand_name: str,
-        token_secret_id: str,
-        attachment_prefix: str = "attachments/",
-        digest_queue_url: str | None = None,
-        configuration_set: str | None = None,
-    ) -> None:
-        object.__setattr__(self, "table_name", table_name)
-        object.__setattr__(self, "mail_bucket", mail_bucket)
-        object.__setattr__(self, "inbound_prefix", inbound_prefix)
-        object.__setattr__(self, "piping_address", piping_address)
-        object.__setattr__(self, "brand_name", brand_name)
-        object.__setattr__(self, "token_secret_id", token_secret_id)
-        object.__setattr__(self, "attachment_prefix", attachment_prefix)
-        object.__setattr__(self, "digest_queue_url", digest_queue_url)
-        object.__setattr__(self, "configuration_set", configuration_set)
 
 
 _REQUIRED = {

@@ -1,30 +1,22 @@
-"""Frozen record classes without most of @dataclass's cost at import (pure).
+"""The base of the frozen record classes: repr, == and hash without @dataclass generating them (pure).
 
-@dataclass adds each method by compiling generated source when the class is created, about 0.1 ms a method, so
-@dataclass(frozen=True) costs about half a millisecond per class at every Lambda cold start. A record is declared
+@dataclass compiles each method it adds from generated source when the class is created, and a frozen dataclass
+gets six: together about half a millisecond per class at every Lambda cold start. A record is declared
 
-    @dataclass(frozen=True, init=False, repr=False, eq=False)
+    @dataclass(frozen=True, repr=False, eq=False)
     class Name(Record):
         field: type = default
-        ...
-        def __init__(self, field: type = default, ...) -> None:
-            object.__setattr__(self, "field", field)
-            ...
 
-and behaves exactly like the @dataclass(frozen=True) class of the same fields: the same __init__ (written out,
-and so compiled once into the .pyc), and repr, == and hash from Record below, which compute what the generated
-methods compute. fields(), replace(), asdict() and immutability still come from @dataclass. A field added to a
-record must be added to its __init__ too; tests/unit/test_records.py compares every record with the dataclass
-generated from its fields.
+and behaves like the @dataclass(frozen=True) class of the same fields: @dataclass still generates __init__ and the
+frozen __setattr__/__delattr__ (and fields(), replace(), asdict() work as ever), while repr, == and hash come from
+Record below and compute what the generated methods would. tests/unit/test_records.py checks every record against
+the dataclass generated from its fields.
 """
 
 from __future__ import annotations
 
 from dataclasses import fields
 from reprlib import recursive_repr
-
-# The default of an __init__ parameter whose field has a default_factory (@dataclass uses a sentinel the same way).
-FACTORY: object = object()
 
 
 def _values(record: Record) -> tuple[object, ...]:

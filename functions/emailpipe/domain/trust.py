@@ -104,7 +104,7 @@ _RESULT_RANK = {
 }
 
 
-@dataclass(frozen=True, init=False, repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class Verdicts(Record):
     """Authentication, spam and virus verdicts from a trusted copy; None where no trusted copy says."""
 
@@ -114,22 +114,6 @@ class Verdicts(Record):
     spam: str | None = None
     virus: str | None = None
     source: str | None = None
-
-    def __init__(
-        self,
-        spf: str | None = None,
-        dkim: str | None = None,
-        dmarc: str | None = None,
-        spam: str | None = None,
-        virus: str | None = None,
-        source: str | None = None,
-    ) -> None:
-        object.__setattr__(self, "spf", spf)
-        object.__setattr__(self, "dkim", dkim)
-        object.__setattr__(self, "dmarc", dmarc)
-        object.__setattr__(self, "spam", spam)
-        object.__setattr__(self, "virus", virus)
-        object.__setattr__(self, "source", source)
 
 
 UNTRUSTED = Verdicts()

@@ -87,19 +87,15 @@ _GUESS_DELIMITER = re.compile(r"^--([^\s]{1,200}?)[ \t]*\r?\n(?=[A-Za-z][A-Za-z0
 _UNSAFE_NAME = dict.fromkeys((*CONTROL_CODES, *map(ord, '<>:"|?*')))
 
 
-@dataclass(frozen=True, init=False, repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class Address(Record):
     """One mailbox: display name and address (domain lower-cased; may lack '@' only if the original did)."""
 
     name: str
     email: str
 
-    def __init__(self, name: str, email: str) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "email", email)
 
-
-@dataclass(frozen=True, init=False, repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class Attachment(Record):
     """One attachment with its decoded bytes."""
 
@@ -111,26 +107,8 @@ class Attachment(Record):
     content_id: str | None
     inline: bool
 
-    def __init__(
-        self,
-        filename: str,
-        content_type: str,
-        payload: bytes,
-        sha256: str,
-        size: int,
-        content_id: str | None,
-        inline: bool,
-    ) -> None:
-        object.__setattr__(self, "filename", filename)
-        object.__setattr__(self, "content_type", content_type)
-        object.__setattr__(self, "payload", payload)
-        object.__setattr__(self, "sha256", sha256)
-        object.__setattr__(self, "size", size)
-        object.__setattr__(self, "content_id", content_id)
-        object.__setattr__(self, "inline", inline)
 
-
-@dataclass(frozen=True, init=False, repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class ParsedEmail(Record):
     """The parts of an inbound email the pipeline uses, and whether it is accepted."""
 
@@ -151,44 +129,6 @@ class ParsedEmail(Record):
     html: str | None
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...]
-
-    def __init__(
-        self,
-        status: str,
-        reason: str | None,
-        sender: Address | None,
-        recipients: tuple[Address, ...],
-        to: tuple[Address, ...],
-        cc: tuple[Address, ...],
-        reply_to: tuple[Address, ...],
-        subject: str,
-        message_id: str | None,
-        in_reply_to: str | None,
-        references: tuple[str, ...],
-        date: str | None,
-        headers: tuple[tuple[str, str], ...],
-        text: str | None,
-        html: str | None,
-        attachments: tuple[Attachment, ...],
-        defects: tuple[str, ...],
-    ) -> None:
-        object.__setattr__(self, "status", status)
-        object.__setattr__(self, "reason", reason)
-        object.__setattr__(self, "sender", sender)
-        object.__setattr__(self, "recipients", recipients)
-        object.__setattr__(self, "to", to)
-        object.__setattr__(self, "cc", cc)
-        object.__setattr__(self, "reply_to", reply_to)
-        object.__setattr__(self, "subject", subject)
-        object.__setattr__(self, "message_id", message_id)
-        object.__setattr__(self, "in_reply_to", in_reply_to)
-        object.__setattr__(self, "references", references)
-        object.__setattr__(self, "date", date)
-        object.__setattr__(self, "headers", headers)
-        object.__setattr__(self, "text", text)
-        object.__setattr__(self, "html", html)
-        object.__setattr__(self, "attachments", attachments)
-        object.__setattr__(self, "defects", defects)
 
 
 def _rejected(reason: str, defects: tuple[str, ...] = ()) -> ParsedEmail:
