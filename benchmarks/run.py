@@ -387,4 +387,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The results are written. Exit without the interpreter's teardown, which frees the local stack's in-memory AWS
+    # state of the 500-email run (gigabytes of small objects) one object at a time: over half a minute of nothing.
+    os._exit(code)
