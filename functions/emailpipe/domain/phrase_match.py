@@ -43,10 +43,7 @@ class Words:
         return {pos + n for n, group in self.by_first.get(folded[pos : pos + 1], ()) if folded[pos : pos + n] in group}
 
     def __call__(self, text: str, folded: str, positions: Positions) -> Positions:
-        by_first = self.by_first
-        return {
-            p + n for p in positions for n, group in by_first.get(folded[p : p + 1], ()) if folded[p : p + n] in group
-        }
+        return {end for p in positions for end in self.ends(folded, p)}
 
 
 class Chars:

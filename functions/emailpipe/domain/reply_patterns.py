@@ -232,12 +232,17 @@ def verb_end(text: str) -> int | None:
     return found[1] if found else None
 
 
-def starts_with_verb(text: str) -> bool:
-    """VERB_RE.match(text)."""
+def _starts_with_verb(text: str, index: dict[str, list[tuple[str, ...]]]) -> bool:
+    """`(?:(?<!\\w)(?:VERBS of index)(?!\\w))|(?:ASIAN)` matched at the start of text, with re.IGNORECASE."""
     run = _WORD_RUN_RE.match(text)
-    if run and any(not is_word(text, end) for end in _verbs_at(text, run, _VERB_INDEX)):
+    if run and any(not is_word(text, end) for end in _verbs_at(text, run, index)):
         return True
     return _asian_verb(text, anchored=True) is not None
+
+
+def starts_with_verb(text: str) -> bool:
+    """VERB_RE.match(text)."""
+    return _starts_with_verb(text, _VERB_INDEX)
 
 
 def has_verb_or_sent(text: str) -> bool:
@@ -247,10 +252,7 @@ def has_verb_or_sent(text: str) -> bool:
 
 def starts_with_verb_or_sent(text: str) -> bool:
     """VERB_OR_SENT_RE.match(text)."""
-    run = _WORD_RUN_RE.match(text)
-    if run and any(not is_word(text, end) for end in _verbs_at(text, run, _VERB_OR_SENT_INDEX)):
-        return True
-    return _asian_verb(text, anchored=True) is not None
+    return _starts_with_verb(text, _VERB_OR_SENT_INDEX)
 
 
 def ends_with_verb(text: str) -> bool:

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from emailpipe.domain.casefold import fold
+from emailpipe.domain.phrase_match import Words
 from emailpipe.records import Record
 
 if TYPE_CHECKING:
@@ -301,17 +302,7 @@ _REPLY_WORDS = frozenset(
 )
 
 
-def _phrases(*phrases: str) -> dict[str, tuple[str, ...]]:
-    """Return the phrases folded, by their first two characters (every phrase has at least two)."""
-    index: dict[str, tuple[str, ...]] = {}
-    for phrase in sorted(set(map(fold, phrases))):
-        if len(phrase) < 2:
-            raise ValueError(f"phrase too short: {phrase!r}")
-        index[phrase[:2]] = (*index.get(phrase[:2], ()), phrase)
-    return index
-
-
-_OOO_PHRASES = _phrases(
+_OOO_PHRASES = Words(
     # en
     "out of office",
     "out of the office",
@@ -449,7 +440,7 @@ _CONTINUATIONS = frozenset(
 # Lotus Notes: "Jane Doe is out of the office (returning 05/05/2025)". Matched against the folded text.
 _OOO_NOTES = re.compile(r"\bis (?:currently )?out of (?:the )?office")
 
-_BOUNCE_PHRASES = _phrases(
+_BOUNCE_PHRASES = Words(
     "undelivered mail returned to sender",
     "undelivered mail",
     "undeliverable",
@@ -520,9 +511,9 @@ def _phrase_ends(text: str, end: int) -> bool:
     return not rest or rest[0] in _END_CHARS
 
 
-def _starts_with_phrase(text: str, folded: str, phrases: dict[str, tuple[str, ...]]) -> bool:
+def _starts_with_phrase(text: str, folded: str, phrases: Words) -> bool:
     """True when text starts with one of the phrases (folded is fold(text)) and the phrase is followed by an end."""
-    return any(folded.startswith(phrase) and _phrase_ends(text, len(phrase)) for phrase in phrases.get(folded[:2], ()))
+    return any(_phrase_ends(text, end) for end in phrases.ends(folded, 0))
 
 
 def _ooo_phrase(text: str, folded: str) -> bool:
