@@ -97,6 +97,7 @@ class Message(Record):
     created_at: float
     attachments: tuple[AttachmentRef, ...] = ()
     email_message_id: str | None = None
+    external_id: str | None = None  # the chat product's own id of this message (unique per conversation)
 
 
 @dataclass(frozen=True, repr=False, eq=False)

@@ -117,6 +117,7 @@ class MessageItem(Item):
     created_at = NumberAttribute()
     attachments = ListAttribute(of=AttachmentMap, default=list)
     email_message_id = UnicodeAttribute(null=True)
+    external_id = UnicodeAttribute(null=True)
 
 
 class ThreadItem(Item):

@@ -276,6 +276,7 @@ def _message_item(message: Message) -> MessageItem:
             for a in message.attachments
         ],
         email_message_id=message.email_message_id,
+        external_id=message.external_id,
     )
 
 
@@ -295,6 +296,7 @@ def _message_from(item: MessageItem) -> Message:
             for a in (item.attachments or [])
         ),
         email_message_id=item.email_message_id,
+        external_id=item.external_id,
     )
 
 
