@@ -1,4 +1,8 @@
-"""The chat application's side: the functions the chat app (and the `emailpipe` command) call."""
+"""The chat application's side: the functions the HTTP API, the `emailpipe` command and the connectors call.
+
+Every chat-side rule lives here once: address validation, who may post where, settings parsing, message
+de-duplication by external id, re-drive and the status figures.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,131 @@ import hashlib
 import mimetypes
 import secrets
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from emailpipe.domain import tokens
-from emailpipe.domain.errors import InvalidInputError, NotFoundError
+from emailpipe.domain.errors import AlreadyExistsError, InvalidInputError, NotFoundError, TooLargeError
 from emailpipe.domain.models import (
     AttachmentRef,
     Conversation,
     Department,
+    InboundRecord,
     Message,
     Person,
     Role,
     Settings,
     Source,
 )
-from emailpipe.store import blobs, repo
+from emailpipe.store import blobs, chat_records, ops, repo
+from emailpipe.store.paging import Page, clamp_limit, decode_cursor, encode_cursor
+
+CONVERSATION_STATUSES = ("open", "pending", "closed", "archived")
+# What one message may carry, uploaded or inline (the inline limit of the HTTP API is lower: its body limit).
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENTS = 10
+UPLOAD_EXPIRY_SECONDS = 900
+DOWNLOAD_EXPIRY_SECONDS = 300
+STATUS_METRICS = (
+    "EmailsReceived",
+    "MessagesStored",
+    "EmailsRejected",
+    "EmailsQuarantined",
+    "NotificationsSent",
+    "NotificationsFailed",
+)
+_BOOLEAN_WORDS = {
+    "on": True,
+    "true": True,
+    "1": True,
+    "yes": True,
+    "off": False,
+    "false": False,
+    "0": False,
+    "no": False,
+}
 
 
-def normalize_email(email: str) -> str:
-    """Addresses are compared lower-cased and without surrounding blanks."""
-    value = email.strip().lower()
-    if "@" not in value or any(c.isspace() for c in value):
-        raise InvalidInputError(f"not an email address: {email!r}")
-    return value
+def normalize_email(email: str, field: str = "email") -> str:
+    """A syntactically valid address (email-validator, no DNS), lower-cased; InvalidInputError naming `field`."""
+    from email_validator import EmailNotValidError, validate_email
+
+    if not isinstance(email, str):
+        raise InvalidInputError(f"{field} must be an email address", field=field)
+    try:
+        validated = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInputError(f"not an email address: {exc}", field=field) from exc
+    return validated.normalized.lower()
+
+
+def parse_since(value: str) -> float:
+    """`1h`, `30m`, `2d`, `45s` ago, or an ISO time (UTC when it names no zone), as epoch seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = value.strip()
+    if value[-1:] in units and value[:-1].isdigit():
+        return time.time() - int(value[:-1]) * units[value[-1]]
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInputError("since takes 30m, 1h, 2d or an ISO time", field="since") from exc
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def parse_setting(current: Settings, key: str, value: str | bool | int) -> bool | int | str:
+    """One setting's value from text (on/off/true/false, whole numbers) or JSON (booleans, integers)."""
+    if key not in Settings.KEYS:
+        raise InvalidInputError(f"unknown setting {key!r}; known: {', '.join(Settings.KEYS)}", field=key)
+    if isinstance(getattr(current, key), bool):
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower()
+        if isinstance(value, int) or lowered not in _BOOLEAN_WORDS:
+            raise InvalidInputError(f"{key} takes on or off, not {value!r}", field=key)
+        return _BOOLEAN_WORDS[lowered]
+    if isinstance(getattr(current, key), str):
+        if not isinstance(value, str):
+            raise InvalidInputError(f"{key} takes text, not {value!r}", field=key)
+        return value.strip()  # type: ignore[return-value]
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{key} takes a whole number, not {value!r}", field=key)
+    try:
+        parsed = int(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{key} takes a whole number, not {value!r}", field=key) from exc
+    if isinstance(value, float) and value != parsed:
+        raise InvalidInputError(f"{key} takes a whole number, not {value!r}", field=key)
+    if parsed < 0:
+        raise InvalidInputError(f"{key} cannot be negative", field=key)
+    return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class NewAttachment:
+    """An attachment a chat message brings: its name, type and bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+    @classmethod
+    def from_path(cls, path: Path | str) -> NewAttachment:
+        """A file on disk (its type guessed from its name)."""
+        path = Path(path)
+        return cls(path.name, mimetypes.guess_type(str(path))[0] or "application/octet-stream", path.read_bytes())
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """Where a client uploads an attachment's bytes before referencing `key` in a message."""
+
+    key: str
+    url: str
+    expires_in: int
+    content_type: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,38 +144,120 @@ class ChatApi:
     mail_bucket: str
     attachment_prefix: str = "attachments/"
 
+    # ------------------------------------------------------------ departments
+
     def add_department(self, name: str) -> Department:
-        """Create a department."""
-        if not name.strip():
-            raise InvalidInputError("a department needs a name")
-        department = Department(name=name.strip())
+        """Create a department (AlreadyExistsError when the name is taken)."""
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInputError("a department needs a name", field="name")
+        department = Department(name=" ".join(name.split()))
         repo.put_department(department)
         return department
 
-    def add_agent(self, email: str, name: str, departments: list[str] = (), admin: bool = False) -> Person:  # type: ignore[assignment]
-        """Register an agent (or admin) with their departments."""
+    def list_departments(self) -> list[Department]:
+        """Every department."""
+        return chat_records.list_departments()
+
+    def _known_departments(self, departments: Sequence[str]) -> tuple[str, ...]:
         known = []
         for department in departments:
-            found = repo.get_department(department)
+            found = repo.get_department(department) if isinstance(department, str) else None
             if found is None:
                 raise NotFoundError(f"no department {department!r}")
             known.append(found.name)
-        person = Person(normalize_email(email), name, Role.ADMIN if admin else Role.AGENT, tuple(known))
+        return tuple(dict.fromkeys(known))
+
+    # ------------------------------------------------------------ people
+
+    def add_agent(self, email: str, name: str, departments: Sequence[str] = (), admin: bool = False) -> Person:
+        """Register a new agent (or admin) with their departments (AlreadyExistsError when the email is taken)."""
+        person = Person(
+            normalize_email(email), name, Role.ADMIN if admin else Role.AGENT, self._known_departments(departments)
+        )
         repo.put_person(person)
         return person
 
     def add_user(self, email: str, name: str) -> Person:
-        """Register a chat user."""
+        """Register a new chat user (AlreadyExistsError when the email is taken)."""
         person = Person(normalize_email(email), name, Role.USER)
         repo.put_person(person)
         return person
 
-    def set_presence(self, email: str, online: bool) -> None:
-        """Mark an agent online (seen now) or offline."""
+    def upsert_person(self, email: str, name: str, role: Role, departments: Sequence[str] = ()) -> Person:
+        """Create a person or replace their name, role and departments; presence and email flags are kept."""
+        return self.upsert_person_created(email, name, role, departments)[0]
+
+    def upsert_person_created(
+        self, email: str, name: str, role: Role | str, departments: Sequence[str] = ()
+    ) -> tuple[Person, bool]:
+        """`upsert_person`, also saying whether the person was created."""
         email = normalize_email(email)
-        if repo.get_person(email) is None:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInputError("a person needs a name", field="name")
+        try:
+            role = Role(role)
+        except ValueError as exc:
+            raise InvalidInputError("role is user, agent or admin", field="role") from exc
+        if role is Role.BOT:
+            raise InvalidInputError("role is user, agent or admin", field="role")
+        if role is Role.USER and departments:
+            raise InvalidInputError("a user has no departments", field="departments")
+        person = Person(email, name.strip(), role, self._known_departments(departments))
+        return chat_records.upsert_person(person)
+
+    def remove_person(self, email: str) -> None:
+        """Remove a person: their reply tokens stop working, because inbound mail from an unknown sender is refused."""
+        email = normalize_email(email)
+        if not chat_records.delete_person(email):
             raise NotFoundError(f"no person {email}")
-        repo.set_presence(email, online, time.time())
+
+    def get_person(self, email: str) -> Person:
+        """One person."""
+        email = normalize_email(email)
+        person = repo.get_person(email)
+        if person is None:
+            raise NotFoundError(f"no person {email}")
+        return person
+
+    def list_people(
+        self, role: Role | str | None = None, cursor: str | None = None, limit: int | None = None
+    ) -> Page[Person]:
+        """People of one role, or of every role (admins, agents, then users), a page at a time."""
+        limit = clamp_limit(limit)
+        if role is not None:
+            try:
+                role = Role(role)
+            except ValueError as exc:
+                raise InvalidInputError("role is user, agent or admin", field="role") from exc
+            return chat_records.page_people(role, limit, cursor)
+        # One cursor across the three roles: the role being read travels inside it.
+        order = (Role.ADMIN, Role.AGENT, Role.USER)
+        data = decode_cursor(cursor)
+        index = order.index(Role(data["role"])) if data and data.get("role") in {r.value for r in order} else 0
+        inner = encode_cursor(data["k"]) if data and "start" not in data["k"] else None
+        items: list[Person] = []
+        while index < len(order) and len(items) < limit:
+            page = chat_records.page_people(order[index], limit - len(items), inner)
+            items.extend(page.items)
+            if page.next:
+                inner = page.next
+                break
+            index, inner = index + 1, None
+        if index >= len(order):
+            return Page(items, None)
+        if inner is None:  # the page ended exactly at a role's end: the next page starts the next role
+            return Page(items, _role_start_cursor(order[index]))
+        return Page(items, encode_cursor(decode_cursor(inner)["k"], role=order[index].value))  # type: ignore[index]
+
+    def set_presence(self, email: str, online: bool) -> None:
+        """Mark an agent online (seen now) or offline: one conditional write, NotFoundError when there is none."""
+        email = normalize_email(email)
+        if not isinstance(online, bool):
+            raise InvalidInputError("online is true or false", field="online")
+        if not chat_records.set_presence_once(email, online, time.time()):
+            raise NotFoundError(f"no person {email}")
+
+    # ------------------------------------------------------------ settings
 
     def settings(self) -> Settings:
         """The current settings."""
@@ -78,32 +265,27 @@ class ChatApi:
 
     def set_setting(self, key: str, value: str) -> Settings:
         """Change one setting; booleans take on/off/true/false, numbers take integers."""
+        return self.set_settings({key: value})
+
+    def set_settings(self, changes: Mapping[str, str | bool | int]) -> Settings:
+        """Change several settings at once (all or none; one write)."""
         current = repo.get_settings()
-        if key not in Settings.KEYS:
-            raise InvalidInputError(f"unknown setting {key!r}; known: {', '.join(Settings.KEYS)}")
-        if isinstance(getattr(current, key), bool):
-            lowered = value.strip().lower()
-            if lowered not in {"on", "off", "true", "false", "1", "0", "yes", "no"}:
-                raise InvalidInputError(f"{key} takes on or off, not {value!r}")
-            parsed: bool | int = lowered in {"on", "true", "1", "yes"}
-        else:
-            try:
-                parsed = int(value)
-            except ValueError as exc:
-                raise InvalidInputError(f"{key} takes a whole number, not {value!r}") from exc
-            if parsed < 0:
-                raise InvalidInputError(f"{key} cannot be negative")
-        updated = replace(current, **{key: parsed})
+        parsed = {key: parse_setting(current, key, value) for key, value in changes.items()}
+        updated = replace(current, **parsed)
         repo.put_settings(updated)
         return updated
 
+    # ------------------------------------------------------------ conversations
+
     def open_conversation(self, user_email: str, department: str | None = None, subject: str = "") -> Conversation:
         """Open a conversation for a registered user."""
-        user = repo.get_person(normalize_email(user_email))
+        user = repo.get_person(normalize_email(user_email, field="user"))
         if user is None:
             raise NotFoundError(f"no user {user_email}")
+        if not isinstance(subject, str):
+            raise InvalidInputError("subject is text", field="subject")
         if department is not None:
-            found = repo.get_department(department)
+            found = repo.get_department(department) if isinstance(department, str) else None
             if found is None:
                 raise NotFoundError(f"no department {department!r}")
             department = found.name
@@ -117,28 +299,105 @@ class ChatApi:
         repo.put_conversation(conversation)
         return conversation
 
-    def post_message(self, conversation_id: str, author: str, text: str, attachments: list[Path] = ()) -> Message:  # type: ignore[assignment]
-        """Post a chat message as `author` (an email, or "bot" for the chatbot)."""
+    def get_conversation(self, conversation_id: str) -> Conversation:
+        """One conversation's header."""
         conversation = repo.get_conversation(conversation_id)
         if conversation is None:
             raise NotFoundError(f"no conversation {conversation_id}")
+        return conversation
+
+    def list_conversations(
+        self,
+        *,
+        user: str | None = None,
+        status: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[Conversation]:
+        """A user's conversations (optionally of one status), or every conversation of one status."""
+        limit = clamp_limit(limit)
+        if status is not None and status not in CONVERSATION_STATUSES:
+            raise InvalidInputError(f"status is one of {', '.join(CONVERSATION_STATUSES)}", field="status")
+        if user is not None:
+            return chat_records.page_conversations_of_user(normalize_email(user, field="user"), status, limit, cursor)
+        if status is None:
+            raise InvalidInputError("list conversations by user or by status", field="user")
+        return chat_records.page_conversations_by_status(status, limit, cursor)
+
+    def update_conversation(
+        self,
+        conversation_id: str,
+        *,
+        status: str | None = None,
+        department: str | None = None,
+        assigned_agent: str | None = None,
+    ) -> Conversation:
+        """Change status, department or assigned agent (None: unchanged; "": clear department or agent)."""
+        if status is not None and status not in CONVERSATION_STATUSES:
+            raise InvalidInputError(f"status is one of {', '.join(CONVERSATION_STATUSES)}", field="status")
+        if department:
+            department = self._known_departments([department])[0]
+        if assigned_agent:
+            agent = repo.get_person(normalize_email(assigned_agent, field="assigned_agent"))
+            if agent is None or not agent.role.is_staff:
+                raise InvalidInputError("assigned_agent is not an agent or admin", field="assigned_agent")
+            assigned_agent = agent.email
+        updated = chat_records.update_conversation(
+            conversation_id, status=status, department=department, assigned_agent=assigned_agent
+        )
+        if updated is None:
+            raise NotFoundError(f"no conversation {conversation_id}")
+        return updated
+
+    # ------------------------------------------------------------ messages
+
+    def post_message(
+        self,
+        conversation_id: str,
+        author: str,
+        text: str,
+        attachments: Sequence[NewAttachment | Path] = (),
+        external_id: str | None = None,
+    ) -> tuple[Message, bool]:
+        """Post a chat message as `author` (an email, or "bot" for the chatbot).
+
+        Returns (message, created): with an `external_id` already used in the conversation, the message stored
+        then and False, and nothing is stored or emailed again."""
+        conversation = self.get_conversation(conversation_id)
+        if not isinstance(text, str):
+            raise InvalidInputError("text is a string", field="text")
+        if external_id is not None and (not isinstance(external_id, str) or not 0 < len(external_id) <= 200):
+            raise InvalidInputError("external_id is a string of 1 to 200 characters", field="external_id")
+        if not isinstance(author, str):
+            raise InvalidInputError("author is an email address or bot", field="author")
         if author.strip().lower() == "bot":
             author_email, role, source = None, Role.BOT, Source.BOT
         else:
-            person = repo.get_person(normalize_email(author))
+            person = repo.get_person(normalize_email(author, field="author"))
             if person is None:
                 raise NotFoundError(f"no person {author}")
             if person.role is Role.USER and person.email != conversation.user_email:
-                raise InvalidInputError("a user can only post in their own conversation")
+                raise InvalidInputError("a user can only post in their own conversation", field="author")
             author_email, role, source = person.email, person.role, Source.CHAT
+        files = [a if isinstance(a, NewAttachment) else NewAttachment.from_path(a) for a in attachments]
+        if len(files) > MAX_ATTACHMENTS:
+            raise InvalidInputError(f"at most {MAX_ATTACHMENTS} attachments", field="attachments")
+        if not text.strip() and not files:
+            raise InvalidInputError("a message needs text or an attachment", field="text")
+        for index, file in enumerate(files):
+            if len(file.data) > MAX_ATTACHMENT_BYTES:
+                raise TooLargeError(
+                    f"attachment larger than {MAX_ATTACHMENT_BYTES} bytes", field=f"attachments[{index}]"
+                )
         message_id = secrets.token_hex(12)
         refs = []
-        for index, path in enumerate(attachments):
-            data = Path(path).read_bytes()
-            content_type = mimetypes.guess_type(str(path))[0] or "application/octet-stream"
-            key = f"{self.attachment_prefix}{conversation.id}/{message_id}/{index}-{Path(path).name}"
-            blobs.put_object(self.mail_bucket, key, data, content_type)
-            refs.append(AttachmentRef(Path(path).name, content_type, len(data), hashlib.sha256(data).hexdigest(), key))
+        for index, file in enumerate(files):
+            name = Path(file.filename).name or f"attachment-{index}"
+            key = f"{self.attachment_prefix}{conversation.id}/{message_id}/{index}-{name}"
+            blobs.put_object(self.mail_bucket, key, file.data, file.content_type)
+            refs.append(
+                AttachmentRef(name, file.content_type, len(file.data), hashlib.sha256(file.data).hexdigest(), key)
+            )
         message = Message(
             id=message_id,
             conversation_id=conversation.id,
@@ -148,9 +407,54 @@ class ChatApi:
             source=source,
             created_at=time.time(),
             attachments=tuple(refs),
+            external_id=external_id,
         )
-        repo.put_message(message)
-        return message
+        return chat_records.put_message_once(message)
+
+    def list_messages(self, conversation_id: str, cursor: str | None = None, limit: int | None = None) -> Page[Message]:
+        """A conversation's messages, oldest first, a page at a time."""
+        limit = clamp_limit(limit)
+        self.get_conversation(conversation_id)
+        return chat_records.page_messages(conversation_id, limit, cursor)
+
+    def new_upload(self, conversation_id: str, filename: str, content_type: str) -> Upload:
+        """A presigned PUT for one attachment of a coming message in this conversation."""
+        self.get_conversation(conversation_id)
+        if not isinstance(filename, str) or not Path(filename).name:
+            raise InvalidInputError("filename is required", field="filename")
+        if not isinstance(content_type, str) or "/" not in content_type:
+            raise InvalidInputError("content_type is a MIME type such as image/png", field="content_type")
+        key = f"{self.attachment_prefix}uploads/{conversation_id}/{secrets.token_hex(12)}/{Path(filename).name}"
+        url = ops.presigned_put_url(self.mail_bucket, key, content_type, UPLOAD_EXPIRY_SECONDS)
+        return Upload(key=key, url=url, expires_in=UPLOAD_EXPIRY_SECONDS, content_type=content_type)
+
+    def uploaded_attachment(self, conversation_id: str, key: str, field: str = "attachments") -> NewAttachment:
+        """The attachment uploaded through `new_upload` under `key` (in this conversation)."""
+        prefix = f"{self.attachment_prefix}uploads/{conversation_id}/"
+        if not isinstance(key, str) or not key.startswith(prefix) or ".." in key:
+            raise InvalidInputError("key is not an upload of this conversation", field=field)
+        size = ops.object_size(self.mail_bucket, key)
+        if size is None:
+            raise InvalidInputError("nothing was uploaded under this key", field=field)
+        if size > MAX_ATTACHMENT_BYTES:
+            raise TooLargeError(f"attachment larger than {MAX_ATTACHMENT_BYTES} bytes", field=field)
+        data = blobs.read_object(self.mail_bucket, key, MAX_ATTACHMENT_BYTES)
+        name = key.rsplit("/", 1)[-1]
+        return NewAttachment(name, mimetypes.guess_type(name)[0] or "application/octet-stream", data)
+
+    def attachment_link(self, conversation_id: str, message_id: str, index: int) -> tuple[AttachmentRef, str, int]:
+        """A short-lived download link of one attachment: (its metadata, the link, seconds it lasts)."""
+        message = chat_records.get_message(conversation_id, message_id)
+        if message is None:
+            raise NotFoundError(f"no message {message_id} in conversation {conversation_id}")
+        if not 0 <= index < len(message.attachments):
+            raise NotFoundError(f"message {message_id} has no attachment {index}")
+        attachment = message.attachments[index]
+        return (
+            attachment,
+            blobs.presigned_url(self.mail_bucket, attachment.s3_key, DOWNLOAD_EXPIRY_SECONDS),
+            DOWNLOAD_EXPIRY_SECONDS,
+        )
 
     def participant_warnings(self, conversation: Conversation) -> list[str]:
         """What the chat should show about the user's email address (bouncing, unsubscribed)."""
@@ -165,8 +469,60 @@ class ChatApi:
         return warnings
 
     def conversation(self, conversation_id: str) -> tuple[Conversation, list[Message]]:
-        """A conversation and its messages."""
-        conversation = repo.get_conversation(conversation_id)
-        if conversation is None:
-            raise NotFoundError(f"no conversation {conversation_id}")
+        """A conversation and all its messages."""
+        conversation = self.get_conversation(conversation_id)
         return conversation, repo.list_messages(conversation_id)
+
+    # ------------------------------------------------------------ operations: inbound log, re-drive, status
+
+    def inbound_log(
+        self, since: float = 0.0, reason: str | None = None, cursor: str | None = None, limit: int | None = None
+    ) -> Page[InboundRecord]:
+        """Recorded inbound outcomes since a time (optionally of one reason), oldest first."""
+        return chat_records.page_inbound(since, reason, clamp_limit(limit), cursor)
+
+    def redrive(self, s3_key: str, inbound_queue_url: str) -> tuple[InboundRecord, bool]:
+        """Send a recorded email through the inbound function again (as a new S3 event on its queue).
+
+        Returns (its outcome so far, queued): an email already stored is not queued again."""
+        before = repo.get_inbound(s3_key)
+        if before is None:
+            raise NotFoundError(f"no inbound email recorded at {s3_key}")
+        if before.status.value == "stored":
+            return before, False
+        ops.send_redrive(inbound_queue_url, self.mail_bucket, s3_key)
+        return before, True
+
+    def status(self, hours: float, *, local: bool, dead_letter_queues: Mapping[str, str]) -> dict[str, Any]:
+        """The last hours' figures: CloudWatch sums on AWS, the local stack's own records locally; DLQ depths."""
+        since = time.time() - hours * 3600
+        reasons: dict[str, int] = {}
+        if local:
+            records = repo.list_inbound(since)
+            for record in records:
+                if record.status.value != "stored":
+                    label = f"{record.status.value}:{record.reason}"
+                    reasons[label] = reasons.get(label, 0) + 1
+            deliveries = repo.delivery_counts_since(since)
+            sums: dict[str, float] = {
+                "EmailsReceived": len(records),
+                "MessagesStored": sum(r.status.value == "stored" for r in records),
+                "EmailsRejected": sum(r.status.value == "rejected" for r in records),
+                "EmailsQuarantined": sum(r.status.value == "quarantined" for r in records),
+                "NotificationsSent": deliveries.get("sent", 0),
+                "NotificationsFailed": deliveries.get("failed", 0) + deliveries.get("failed_permanent", 0),
+            }
+            source = "local stack records"
+        else:
+            sums = ops.metric_sums(STATUS_METRICS, since)
+            source = "CloudWatch metrics (namespace emailpipe)"
+        dlq = ops.queue_depths({name: url for name, url in dead_letter_queues.items() if url})
+        return {"since": since, "source": source, "metrics": sums, "reasons": reasons, "dlq": dlq}
+
+
+def _role_start_cursor(role: Role) -> str:
+    # A cursor that starts the next role from its beginning (there is no key of its own to start after).
+    return encode_cursor({"start": {"S": role.value}}, role=role.value)  # type: ignore[return-value]
+
+
+__all__ = ["AlreadyExistsError", "ChatApi", "NewAttachment", "Page", "Upload", "normalize_email", "parse_since"]

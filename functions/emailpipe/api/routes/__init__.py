@@ -1,0 +1,1 @@
+"""One router per resource; the handler includes every module of this package."""

@@ -1,0 +1,225 @@
+"""The reads and writes the chat API adds: upserts, deletes, pages of people, conversations and messages, and the
+external-id guard of a message."""
+
+from __future__ import annotations
+
+import time
+
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from emailpipe.domain.models import Conversation, Department, InboundRecord, Message, Person, Role
+from emailpipe.store.models import (
+    ConversationItem,
+    DepartmentItem,
+    ExternalIdItem,
+    InboundItem,
+    MessageItem,
+    PersonItem,
+)
+from emailpipe.store.paging import Page, decode_cursor, encode_cursor
+from emailpipe.store.repo import (
+    _connection,
+    _conversation_from,
+    _inbound_from,
+    _is_conditional_failure,
+    _iso,
+    _message_from,
+    _message_item,
+    _person_from,
+)
+
+# ---------------------------------------------------------------- people
+
+
+def upsert_person(person: Person, now: float | None = None) -> tuple[Person, bool]:
+    """Create or replace a person's name, role and departments (one write); presence and email flags are kept.
+
+    Returns the stored person and whether it was created."""
+    now = time.time() if now is None else now
+    item = PersonItem(pk=f"PERSON#{person.email}", sk="PROFILE")
+    item.update(
+        actions=[
+            PersonItem.entity.set("person"),
+            PersonItem.gsi1pk.set(f"ROLE#{person.role.value}"),
+            PersonItem.gsi1sk.set(person.email),
+            PersonItem.email.set(person.email),
+            PersonItem.name.set(person.name),
+            PersonItem.role.set(person.role.value),
+            PersonItem.departments.set(list(person.departments)),
+            PersonItem.created_at.set(PersonItem.created_at | now),
+        ]
+    )
+    return _person_from(item), float(item.created_at) == now
+
+
+def delete_person(email: str) -> bool:
+    """Remove a person; False when there was none."""
+    try:
+        PersonItem(pk=f"PERSON#{email}", sk="PROFILE").delete(condition=PersonItem.pk.exists())
+    except DeleteError as exc:
+        if _is_conditional_failure(exc):
+            return False
+        raise
+    return True
+
+
+def page_people(role: Role, limit: int, cursor: str | None = None) -> Page[Person]:
+    """People of one role, by email."""
+    start = decode_cursor(cursor, hash_key=f"ROLE#{role.value}", hash_attr="gsi1pk")
+    results = PersonItem.gsi1.query(f"ROLE#{role.value}", limit=limit, last_evaluated_key=start["k"] if start else None)
+    items = [_person_from(i) for i in results]  # type: ignore[arg-type]
+    return Page(items, encode_cursor(results.last_evaluated_key))
+
+
+def set_presence_once(email: str, online: bool, now: float) -> bool:
+    """Mark a person online or offline in one conditional write; False when there is no such person."""
+    try:
+        PersonItem(pk=f"PERSON#{email}", sk="PROFILE").update(
+            actions=[PersonItem.online.set(online), PersonItem.last_seen.set(now)],
+            condition=PersonItem.pk.exists(),
+        )
+    except UpdateError as exc:
+        if _is_conditional_failure(exc):
+            return False
+        raise
+    return True
+
+
+# ---------------------------------------------------------------- departments
+
+
+def list_departments() -> list[Department]:
+    """Every department, by name."""
+    return [Department(name=i.name) for i in DepartmentItem.gsi1.query("DEPARTMENTS")]  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- conversations
+
+
+def page_conversations_of_user(
+    email: str, status: str | None, limit: int, cursor: str | None = None
+) -> Page[Conversation]:
+    """A user's conversations, oldest first (optionally of one status)."""
+    start = decode_cursor(cursor, hash_key=f"USER#{email}", hash_attr="gsi1pk")
+    results = ConversationItem.gsi1.query(
+        f"USER#{email}",
+        filter_condition=(ConversationItem.status == status) if status else None,
+        limit=limit,
+        last_evaluated_key=start["k"] if start else None,
+    )
+    items = [_conversation_from(i) for i in results]  # type: ignore[arg-type]
+    return Page(items, encode_cursor(results.last_evaluated_key))
+
+
+def page_conversations_by_status(status: str, limit: int, cursor: str | None = None) -> Page[Conversation]:
+    """Conversations of one status, oldest first."""
+    start = decode_cursor(cursor, hash_key=f"STATUS#{status}", hash_attr="gsi2pk")
+    results = ConversationItem.gsi2.query(
+        f"STATUS#{status}", limit=limit, last_evaluated_key=start["k"] if start else None
+    )
+    items = [_conversation_from(i) for i in results]  # type: ignore[arg-type]
+    return Page(items, encode_cursor(results.last_evaluated_key))
+
+
+def update_conversation(
+    conversation_id: str,
+    *,
+    status: str | None = None,
+    department: str | None = None,
+    assigned_agent: str | None = None,
+) -> Conversation | None:
+    """Change a conversation's status, department or assigned agent (None: unchanged, "": cleared) in one write.
+
+    Returns the conversation as stored, or None when there is none."""
+    actions = []
+    if status is not None:
+        actions += [ConversationItem.status.set(status), ConversationItem.gsi2pk.set(f"STATUS#{status}")]
+    for attribute, value in (
+        (ConversationItem.department, department),
+        (ConversationItem.assigned_agent, assigned_agent),
+    ):
+        if value == "":
+            actions.append(attribute.remove())
+        elif value is not None:
+            actions.append(attribute.set(value))
+    item = ConversationItem(pk=f"CONV#{conversation_id}", sk="META")
+    try:
+        if actions:
+            item.update(actions=actions, condition=ConversationItem.pk.exists())
+        else:
+            item.refresh()
+    except UpdateError as exc:
+        if _is_conditional_failure(exc):
+            return None
+        raise
+    except ConversationItem.DoesNotExist:
+        return None
+    return _conversation_from(item)
+
+
+# ---------------------------------------------------------------- messages
+
+
+def put_message_once(message: Message) -> tuple[Message, bool]:
+    """Store a chat message; with an external id, only once per conversation (a guard item in the same
+    transaction). Returns the stored message and True, or the message stored earlier under that id and False."""
+    item = _message_item(message)
+    if not message.external_id:
+        item.save(condition=MessageItem.pk.does_not_exist())
+        return message, True
+    guard = ExternalIdItem(
+        pk=f"CONV#{message.conversation_id}",
+        sk=f"EXT#{message.external_id}",
+        entity="external_id",
+        message_sk=item.sk,
+    )
+    try:
+        with TransactWrite(connection=_connection()) as transaction:
+            transaction.save(guard, condition=ExternalIdItem.pk.does_not_exist())
+            transaction.save(item, condition=MessageItem.pk.does_not_exist())
+    except TransactWriteError as exc:
+        if not _is_conditional_failure(exc):
+            raise
+        earlier = ExternalIdItem.get(guard.pk, guard.sk, consistent_read=True)
+        return _message_from(MessageItem.get(guard.pk, earlier.message_sk, consistent_read=True)), False
+    return message, True
+
+
+def page_messages(conversation_id: str, limit: int, cursor: str | None = None) -> Page[Message]:
+    """A conversation's messages, oldest first."""
+    start = decode_cursor(cursor, hash_key=f"CONV#{conversation_id}")
+    results = MessageItem.query(
+        f"CONV#{conversation_id}",
+        MessageItem.sk.startswith("MSG#"),
+        limit=limit,
+        last_evaluated_key=start["k"] if start else None,
+    )
+    items = [_message_from(i) for i in results]
+    return Page(items, encode_cursor(results.last_evaluated_key))
+
+
+def get_message(conversation_id: str, message_id: str) -> Message | None:
+    """One message of a conversation, by id."""
+    for item in MessageItem.query(
+        f"CONV#{conversation_id}", MessageItem.sk.startswith("MSG#"), filter_condition=MessageItem.id == message_id
+    ):
+        return _message_from(item)
+    return None
+
+
+# ---------------------------------------------------------------- inbound outcomes
+
+
+def page_inbound(since: float, reason: str | None, limit: int, cursor: str | None = None) -> Page[InboundRecord]:
+    """Inbound outcomes received at or after `since`, oldest first (optionally of one reason)."""
+    start = decode_cursor(cursor, hash_key="INBOUND", hash_attr="gsi1pk")
+    results = InboundItem.gsi1.query(
+        "INBOUND",
+        InboundItem.gsi1sk >= _iso(since),  # type: ignore[arg-type]
+        filter_condition=(InboundItem.reason == reason) if reason else None,
+        limit=limit,
+        last_evaluated_key=start["k"] if start else None,
+    )
+    items = [_inbound_from(i) for i in results]  # type: ignore[arg-type]
+    return Page(items, encode_cursor(results.last_evaluated_key))
