@@ -3,8 +3,8 @@
 The SAM template is transformed with aws-sam-translator and deployed into moto's CloudFormation, so the
 local bucket, table and queues are the ones the template declares. What moto's CloudFormation does not
 implement (the functions themselves, SES, the bucket notification, the secret) is applied here by API
-calls derived from the same template, and the two triggers are emulated by polling: the inbound queue
-feeds the real inbound handler, the table's stream feeds the real notifier handler.
+calls derived from the same template, and every SQS and DynamoDB-stream event source of the template is
+emulated by polling (`Triggers`): each queue or stream feeds the real handler its function names.
 """
 
 from __future__ import annotations
@@ -29,7 +29,15 @@ TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 
 # Resource types moto's CloudFormation creates for real; everything else is applied by `_apply_extras` or
 # emulated (functions and their triggers).
-_MOTO_TYPES = {"AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::SNS::Topic"}
+_MOTO_TYPES = {
+    "AWS::S3::Bucket",
+    "AWS::SQS::Queue",
+    "AWS::DynamoDB::Table",
+    "AWS::SNS::Topic",
+    # The event bus and its rules: PutEvents reaches a rule's SQS target for real.
+    "AWS::Events::EventBus",
+    "AWS::Events::Rule",
+}
 
 
 def local_credentials() -> None:
@@ -71,6 +79,18 @@ def transform_template(template: dict[str, Any], parameters: dict[str, str] | No
             resource["Properties"]["CodeUri"] = placeholder
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     return transform(template, parameters or {}, _NoManagedPolicies())
+
+
+_TRANSFORMED: dict[str, dict[str, Any]] = {}
+
+
+def _transformed(params: dict[str, str]) -> dict[str, Any]:
+    """template.yaml transformed with these parameters, cached while the file is unchanged (it takes seconds)."""
+    key = json.dumps([TEMPLATE.stat().st_mtime_ns, sorted(params.items())])
+    if key not in _TRANSFORMED:
+        _TRANSFORMED.clear()
+        _TRANSFORMED[key] = transform_template(load_template(), params)
+    return json.loads(json.dumps(_TRANSFORMED[key]))
 
 
 def _references(node: Any) -> set[str]:
@@ -148,7 +168,7 @@ def provision(stack_name: str = DEFAULT_STACK, parameters: dict[str, str] | None
     template = load_template()
     params = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
     params.update(parameters or {})
-    transformed = transform_template(template, params)
+    transformed = _transformed(params)
     cfn = client("cloudformation")
     cfn.create_stack(
         StackName=stack_name,
@@ -244,61 +264,292 @@ def _matches(pattern: Any, value: Any) -> bool:
     return bool(pattern == value)
 
 
-class Triggers:
-    """Runs the two event sources as Lambda would, calling the real handler functions in this process."""
+@dataclass
+class _Source:
+    """One event source mapping of the template, as the local triggers run it."""
 
-    def __init__(self, info: StackInfo, visibility_timeout: int = 2, max_stream_retries: int = 5) -> None:
+    function: str
+    kind: str  # "sqs" or "stream"
+    queue_url: str = ""
+    batch_size: int = 10
+    filters: list[dict[str, Any]] = field(default_factory=list)
+    max_retries: int = 5
+    on_failure_url: str | None = None
+    stream_arn: str = ""
+
+
+_PSEUDO = {
+    "AWS::Region": REGION,
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+class _Resolver:
+    """Ref, Fn::GetAtt and Fn::Sub of the template, resolved against the deployed stack (None: cannot be)."""
+
+    def __init__(self, transformed: dict[str, Any], stack: str, params: dict[str, str], physical: dict[str, str]):
+        self.resources = transformed["Resources"]
+        self.values = {**_PSEUDO, "AWS::StackName": stack, **params}
+        self.physical = physical
+        self.conditions = transformed.get("Conditions", {})
+
+    def condition(self, node: Any) -> bool:
+        """A condition of the template (Fn::Not, Fn::Equals, Fn::And, Fn::Or over Refs); unknown ones hold."""
+        if isinstance(node, str):
+            return self.condition(self.conditions.get(node, True))
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, value),) = node.items()
+            if key == "Fn::Not":
+                return not self.condition(value[0])
+            if key == "Fn::And":
+                return all(self.condition(v) for v in value)
+            if key == "Fn::Or":
+                return any(self.condition(v) for v in value)
+            if key == "Fn::Equals":
+                return self.value(value[0]) == self.value(value[1])
+            if key == "Condition":
+                return self.condition(value)
+        return True
+
+    def value(self, node: Any) -> str | None:
+        if isinstance(node, str | int | float) and not isinstance(node, bool):
+            return str(node)
+        if not isinstance(node, dict) or len(node) != 1:
+            return None
+        ((key, arg),) = node.items()
+        if key == "Ref":
+            return self.values.get(arg) if arg in self.values else self.physical.get(arg)
+        if key == "Fn::GetAtt":
+            name, attr = arg if isinstance(arg, list) else str(arg).split(".", 1)
+            return self.attribute(name, attr)
+        if key == "Fn::Sub":
+            text, extra = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
+            resolved = {k: self.value(v) for k, v in extra.items()}
+
+            def sub(match: Any) -> str:
+                name = match.group(1)
+                if name in resolved:
+                    found = resolved[name]
+                elif "." in name and name.split(".", 1)[0] in self.resources:
+                    found = self.attribute(*name.split(".", 1))
+                else:
+                    found = self.value({"Ref": name})
+                if found is None:
+                    raise LookupError(name)
+                return found
+
+            import re
+
+            try:
+                return re.sub(r"\$\{([^}!][^}]*)\}", sub, text)
+            except LookupError:
+                return None
+        return None
+
+    def attribute(self, name: str, attr: str) -> str | None:
+        kind = self.resources.get(name, {}).get("Type")
+        physical = self.physical.get(name)
+        if physical is None:
+            return None
+        if kind == "AWS::SQS::Queue":
+            if attr == "Arn":
+                return _queue_arn(physical)
+            return physical.rsplit("/", 1)[-1] if attr == "QueueName" else physical if attr == "QueueUrl" else None
+        if kind == "AWS::DynamoDB::Table":
+            table = client("dynamodb").describe_table(TableName=physical)["Table"]
+            return {"Arn": table.get("TableArn"), "StreamArn": table.get("LatestStreamArn")}.get(attr)
+        if kind == "AWS::Events::EventBus":
+            bus = client("events").describe_event_bus(Name=physical)
+            return {"Arn": bus["Arn"], "Name": bus["Name"]}.get(attr)
+        if kind == "AWS::SNS::Topic" and attr == "TopicName":
+            return physical.rsplit(":", 1)[-1]
+        return None
+
+
+def _deployment(info: StackInfo) -> tuple[dict[str, Any], _Resolver]:
+    """The transformed template of a deployed local stack and a resolver of its references."""
+    cfn = client("cloudformation")
+    stack = cfn.describe_stacks(StackName=info.stack_name)["Stacks"][0]
+    params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    transformed = _transformed(params)
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.list_stack_resources(StackName=info.stack_name)["StackResourceSummaries"]
+    }
+    # What _apply_extras creates by API: the secrets, under the names the template gives them.
+    for logical, resource in transformed["Resources"].items():
+        if resource["Type"] == "AWS::SecretsManager::Secret" and logical not in physical:
+            name = resource.get("Properties", {}).get("Name", {}).get("Fn::Sub", f"{info.stack_name}/{logical}")
+            physical[logical] = str(name).replace("${AWS::StackName}", info.stack_name)
+    return transformed, _Resolver(transformed, info.stack_name, params, physical)
+
+
+class Triggers:
+    """Runs the template's event sources as Lambda would, calling the real handler functions in this process.
+
+    Every function of the transformed template with an SQS or DynamoDB-stream event source mapping is run by
+    polling: its handler is resolved from the `Handler` property, stream records pass its FilterCriteria, each
+    stream consumer keeps its own shard iterators and retries like Lambda (then its on-failure queue), and an SQS
+    message reported as a batch-item failure stays in the queue, visible again when the handler's (or the poll's)
+    visibility timeout says. Every function's `Environment.Variables` (and the Globals) are resolved against the
+    stack and put in os.environ, shared by the functions of this one process (a name two functions set to
+    different values is an error). `local=True` (the local stack) also sets WEBHOOK_ALLOW_LOOPBACK=true (webhooks
+    to http://127.0.0.1), WEBHOOK_BACKOFF_SCALE=0 (retries at once; set it beforehand to slow them) and a
+    subscription cache of 0 s; `local=False` keeps the deployment's URL rules, for tests of them.
+    """
+
+    def __init__(
+        self, info: StackInfo, visibility_timeout: int = 2, max_stream_retries: int = 5, *, local: bool = True
+    ) -> None:
         self.info = info
         self.visibility_timeout = visibility_timeout
         self.max_stream_retries = max_stream_retries
-        self._iterators: dict[str, str] = {}
-        self._stream_arn: str | None = None
-        self._filters: list[dict[str, Any]] | None = None
+        self.local = local
+        self._iterators: dict[tuple[str, str], str] = {}
         self._arns: dict[str, str] = {}
         self._lock = threading.Lock()
-        os.environ.update(info.env())
+        transformed, resolver = _deployment(info)
+        self.environment = self._environment(transformed, resolver)
         os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "emailpipe")
-        from emailpipe.config import get_config
+        self._handlers: dict[str, Any] = {}
+        self.sources = self._sources(transformed, resolver)
+        self._reset_caches()
 
-        get_config.cache_clear()
+    def _environment(self, transformed: dict[str, Any], resolver: _Resolver) -> dict[str, str]:
+        env = dict(self.info.env())
+        literal: dict[str, str] = {}
+        owners: dict[str, str] = {}
+        for logical, resource in transformed["Resources"].items():
+            if resource["Type"] != "AWS::Lambda::Function" or not resolver.condition(resource.get("Condition", True)):
+                continue
+            variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+            for name, node in variables.items():
+                value = resolver.value(node)
+                if not value:
+                    continue  # a resource moto does not deploy (the SES configuration set) or an empty parameter
+                target = literal if isinstance(node, str) else env
+                if name in owners and target.get(name) != value:
+                    raise ValueError(f"{logical} and {owners[name]} set {name} to different values")
+                target[name], owners[name] = value, logical
+        if self.local:
+            env["WEBHOOK_ALLOW_LOOPBACK"] = "true"
+            literal.setdefault("WEBHOOK_BACKOFF_SCALE", "0")
+            literal.setdefault("WEBHOOK_SUBSCRIPTION_CACHE_SECONDS", "0")
+        else:
+            env["WEBHOOK_ALLOW_LOOPBACK"] = "false"
+        os.environ.update(env)
+        for name, value in literal.items():
+            os.environ.setdefault(name, value)  # settings the caller chose (log level, back-off) win
+        return {**literal, **env}
+
+    def _sources(self, transformed: dict[str, Any], resolver: _Resolver) -> list[_Source]:
+        import importlib
+
+        resources = transformed["Resources"]
+        sources = []
+        for resource in resources.values():
+            if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+                continue
+            if not resolver.condition(resource.get("Condition", True)):
+                continue  # an optional part the parameters leave out (Support Board, the mailbox)
+            props = resource["Properties"]
+            function = props["FunctionName"]["Ref"]
+            target = props["EventSourceArn"]["Fn::GetAtt"]
+            handler_path = resources[function]["Properties"]["Handler"]
+            module, _, attr = handler_path.rpartition(".")
+            self._handlers[function] = getattr(importlib.import_module(module), attr)
+            source = _Source(function=function, kind="sqs", batch_size=int(props.get("BatchSize", 10)))
+            if resources[target[0]]["Type"] == "AWS::SQS::Queue":
+                source.queue_url = resolver.physical[target[0]]
+            else:
+                source.kind = "stream"
+                source.stream_arn = str(resolver.attribute(target[0], "StreamArn"))
+                source.filters = [json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])]
+                source.max_retries = min(int(props.get("MaximumRetryAttempts", 5)), self.max_stream_retries)
+                failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+                if failure:
+                    source.on_failure_url = resolver.physical.get(failure["Fn::GetAtt"][0])
+            sources.append(source)
+        return sources
+
+    @staticmethod
+    def _reset_caches() -> None:
+        # The handlers cache their adapters per cold start; a re-provisioned stack has new resource names.
+        from emailpipe.config import get_config
+        from emailpipe.events import adapters as events_adapters
         from emailpipe.inbound import handler as inbound_handler
-        from emailpipe.notifier import adapters, digest_handler
-        from emailpipe.notifier import handler as notifier_handler
+        from emailpipe.notifier import adapters
         from emailpipe.store import keys, mailbox_state
 
+        get_config.cache_clear()
         inbound_handler._context.cache_clear()
         adapters.notifier_context.cache_clear()
+        events_adapters.reset()
         keys.reset()
         mailbox_state.reset()
-        self._inbound = inbound_handler.lambda_handler
-        self._notifier = notifier_handler.lambda_handler
-        self._digest = digest_handler.lambda_handler
 
-    def _stream_filters(self) -> list[dict[str, Any]]:
-        if self._filters is None:
-            transformed = load_template()
-            event = transformed["Resources"]["NotifierFunction"]["Properties"]["Events"]["MessageWritten"]
-            filters = event["Properties"].get("FilterCriteria", {}).get("Filters", [])
-            self._filters = [json.loads(f["Pattern"]) for f in filters]
-        return self._filters
+    # The benchmarks wrap these entry points to count their work.
+    @property
+    def _inbound(self) -> Any:
+        return self._handlers["InboundFunction"]
+
+    @_inbound.setter
+    def _inbound(self, handler: Any) -> None:
+        self._handlers["InboundFunction"] = handler
+
+    @property
+    def _notifier(self) -> Any:
+        return self._handlers["NotifierFunction"]
+
+    @_notifier.setter
+    def _notifier(self, handler: Any) -> None:
+        self._handlers["NotifierFunction"] = handler
+
+    @property
+    def _digest(self) -> Any:
+        return self._handlers["DigestFunction"]
+
+    @_digest.setter
+    def _digest(self, handler: Any) -> None:
+        self._handlers["DigestFunction"] = handler
+
+    def pump(self, function: str) -> int:
+        """Run one function's event sources once; the number of messages or records it handled."""
+        return sum(self._pump(s) for s in self.sources if s.function == function)
+
+    def _pump(self, source: _Source) -> int:
+        if source.kind == "sqs":
+            return self._pump_queue(
+                source.queue_url, self._handlers[source.function], source.function, source.batch_size
+            )
+        return self._pump_stream(source)
 
     def pump_inbound(self) -> int:
         """Deliver waiting S3 notifications to the inbound handler; the number of SQS messages handled."""
-        return self._pump_queue(self.info.outputs["InboundQueueUrl"], self._inbound, "InboundFunction")
+        return self.pump("InboundFunction")
 
     def pump_digests(self) -> int:
         """Deliver digest windows whose delay has passed to the digest handler."""
-        url = self.info.outputs.get("DigestQueueUrl")
-        return self._pump_queue(url, self._digest, "DigestFunction") if url else 0
+        return self.pump("DigestFunction")
 
-    def _pump_queue(self, url: str, handler: Any, function_name: str) -> int:
+    def pump_stream(self) -> int:
+        """Deliver new stream records to every stream consumer (each with its own filter); records handled."""
+        return sum(self._pump(s) for s in self.sources if s.kind == "stream")
+
+    def pump_queues(self) -> int:
+        """Deliver visible messages of every queue-triggered function."""
+        return sum(self._pump(s) for s in self.sources if s.kind == "sqs")
+
+    def _pump_queue(self, url: str, handler: Any, function_name: str, batch_size: int = 10) -> int:
         sqs = client("sqs")
         arn = self._arns.get(url) or self._arns.setdefault(url, _queue_arn(url))
         handled = 0
         while True:
             response = sqs.receive_message(
                 QueueUrl=url,
-                MaxNumberOfMessages=10,
+                MaxNumberOfMessages=max(1, min(10, batch_size)),
                 VisibilityTimeout=self.visibility_timeout,
                 AttributeNames=["All"],
             )
@@ -330,61 +581,64 @@ class Triggers:
             if failed:
                 return handled
 
-    def pump_stream(self) -> int:
-        """Deliver new stream records (those the template's filter admits) to the notifier; records handled."""
+    def _pump_stream(self, source: _Source) -> int:
         streams = client("dynamodbstreams")
-        if self._stream_arn is None:
-            table = client("dynamodb").describe_table(TableName=self.info.outputs["TableName"])["Table"]
-            self._stream_arn = table["LatestStreamArn"]
-        shards = streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
+        shards = streams.describe_stream(StreamArn=source.stream_arn)["StreamDescription"]["Shards"]
         handled = 0
         for shard in shards:
-            shard_id = shard["ShardId"]
-            if shard_id not in self._iterators:
-                self._iterators[shard_id] = streams.get_shard_iterator(
-                    StreamArn=self._stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            key = (source.function, shard["ShardId"])
+            if key not in self._iterators:
+                self._iterators[key] = streams.get_shard_iterator(
+                    StreamArn=source.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
-            response = streams.get_records(ShardIterator=self._iterators[shard_id], Limit=25)
-            self._iterators[shard_id] = response["NextShardIterator"]
-            records = [dict(r, eventSourceARN=self._stream_arn) for r in response.get("Records", [])]
-            records = [r for r in records if any(_matches(f, r) for f in self._stream_filters())]
+            response = streams.get_records(ShardIterator=self._iterators[key], Limit=source.batch_size)
+            self._iterators[key] = response["NextShardIterator"]
+            records = [dict(r, eventSourceARN=source.stream_arn) for r in response.get("Records", [])]
+            if source.filters:
+                records = [r for r in records if any(_matches(f, r) for f in source.filters)]
             if records:
-                self._invoke_notifier(records)
+                self._invoke_stream(source, records)
                 handled += len(records)
         return handled
 
-    def _invoke_notifier(self, records: list[dict[str, Any]]) -> None:
+    def _invoke_stream(self, source: _Source, records: list[dict[str, Any]]) -> None:
         pending = records
-        for _attempt in range(self.max_stream_retries + 1):
-            result = self._notifier({"Records": _jsonable(pending)}, FakeLambdaContext("NotifierFunction"))
-            failed = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+        for _attempt in range(source.max_retries + 1):
+            try:
+                result = self._handlers[source.function](
+                    {"Records": _jsonable(pending)}, FakeLambdaContext(source.function)
+                )
+                failed = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+            except Exception:  # noqa: BLE001 - the whole batch failed: Lambda retries all of it
+                failed = [pending[0]["dynamodb"]["SequenceNumber"]]
             if not failed:
                 return
             # Like Lambda: retry from the first failed record onward.
             first = next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] == failed[0])
             pending = pending[first:]
             time.sleep(0.05)
-        client("sqs").send_message(
-            QueueUrl=self.info.outputs["NotifierDeadLetterQueueUrl"],
-            MessageBody=json.dumps(
-                {
-                    "requestContext": {"condition": "RetryAttemptsExhausted"},
-                    "DDBStreamBatchInfo": {
-                        "streamArn": self._stream_arn,
-                        "startSequenceNumber": pending[0]["dynamodb"]["SequenceNumber"],
-                        "endSequenceNumber": pending[-1]["dynamodb"]["SequenceNumber"],
-                        "batchSize": len(pending),
-                    },
-                }
-            ),
-        )
+        if source.on_failure_url:
+            client("sqs").send_message(
+                QueueUrl=source.on_failure_url,
+                MessageBody=json.dumps(
+                    {
+                        "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": source.function},
+                        "DDBStreamBatchInfo": {
+                            "streamArn": source.stream_arn,
+                            "startSequenceNumber": pending[0]["dynamodb"]["SequenceNumber"],
+                            "endSequenceNumber": pending[-1]["dynamodb"]["SequenceNumber"],
+                            "batchSize": len(pending),
+                        },
+                    }
+                ),
+            )
 
     def drain(self, timeout: float = 30.0, *, wait_for_digests: bool = False) -> None:
         """Run the triggers until none has anything left; optionally until delayed digests have gone out too."""
         deadline = time.monotonic() + timeout
         with self._lock:
             while time.monotonic() < deadline:
-                if self.pump_inbound() + self.pump_stream() + self.pump_digests():
+                if sum(self._pump(s) for s in self.sources):
                     continue
                 if not wait_for_digests or not self._digests_waiting():
                     return
@@ -399,7 +653,7 @@ class Triggers:
         return any(int(attributes.get(name, 0)) for name in names)
 
     def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:
-        """Poll both triggers until `stop` is set."""
+        """Poll every trigger until `stop` is set."""
         while not stop.is_set():
             try:
                 self.drain()
@@ -468,12 +722,23 @@ def _one_backup_per_transaction() -> None:
     dynamodb_models._emailpipe_single_backup = True  # type: ignore[attr-defined]
 
 
+def _event_bus_ref_is_its_name() -> None:
+    """Give moto's EventBus the physical id CloudFormation gives it (its name), so `!Ref EventBus` in the template
+    (a rule's EventBusName, an output, a function's environment) resolves as on AWS instead of to an object repr."""
+    from moto.events.models import EventBus
+
+    if not hasattr(EventBus, "physical_resource_id"):
+        EventBus.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
+
+
 class LocalStack:
     """A moto server on 127.0.0.1 with the stack deployed into it."""
 
-    def __init__(self, port: int | None = None, stack_name: str = DEFAULT_STACK) -> None:
+    def __init__(self, port: int | None = None, stack_name: str = DEFAULT_STACK, *, local: bool = True) -> None:
         self.port = port or free_port()
         self.stack_name = stack_name
+        # The triggers' local mode (webhooks may go to http://127.0.0.1, retries at once); see Triggers.
+        self.local = local
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server: Any = None
         self.info: StackInfo | None = None
@@ -489,13 +754,14 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
         _one_backup_per_transaction()
+        _event_bus_ref_is_its_name()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
         local_credentials()
         reset_clients()
         self.info = provision(self.stack_name, parameters)
-        self.triggers = Triggers(self.info)
+        self.triggers = Triggers(self.info, local=self.local)
         return self
 
     def reset(self, parameters: dict[str, str] | None = None) -> StackInfo:
@@ -505,7 +771,7 @@ class LocalStack:
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10)  # noqa: S310 - loopback
         reset_clients()
         self.info = provision(self.stack_name, parameters)
-        self.triggers = Triggers(self.info)
+        self.triggers = Triggers(self.info, local=self.local)
         return self.info
 
     def stop(self) -> None:
