@@ -348,6 +348,14 @@ def _local_sums(since: float) -> tuple[dict[str, float], dict[str, int]]:
     return sums, reasons
 
 
+def cmd_webhook(args: argparse.Namespace) -> int:
+    """`webhook add|list|show|remove|redeliver` (in emailpipe/cli/webhooks.py)."""
+    from emailpipe.cli import webhooks
+
+    _quiet_lambda_output()
+    return webhooks.cmd_webhook(args, _connect())
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """The last hour's figures: from CloudWatch on AWS, from the local stack's own records locally."""
     from emailpipe.aws import client
@@ -532,6 +540,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = box.add_parser(action, help=text)
         p.add_argument("--secret", help="the mailbox secret (default: the stack output MailboxSecretName)")
         p.set_defaults(func=cmd_mailbox)
+
+    from emailpipe.cli import webhooks as webhook_commands
+
+    webhook_commands.add_parser(sub, cmd_webhook)
 
     p = sub.add_parser("outbox", help="local mode: the emails SES has sent")
     p.add_argument("--json", action="store_true")

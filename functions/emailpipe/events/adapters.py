@@ -112,3 +112,20 @@ def webhook_context() -> WebhookContext:
         clock=time.time,
         backoff_scale=settings.backoff_scale,
     )
+
+
+def move_dead_letters(dead_letter_url: str, queue_url: str, limit: int = 10_000) -> int:
+    """Send every dead-lettered delivery back to the webhook queue (a fresh message: eight attempts again)."""
+    sqs = client("sqs")
+    moved = 0
+    while moved < limit:
+        messages = sqs.receive_message(
+            QueueUrl=dead_letter_url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not messages:
+            return moved
+        for message in messages:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=dead_letter_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved
