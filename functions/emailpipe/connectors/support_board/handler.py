@@ -35,15 +35,20 @@ def _attachment_links(conversation_id: str, message_id: str) -> Sequence[tuple[s
     return []
 
 
-@cache
 def poster() -> Poster:
-    """The poster of this deployment, built once per cold start."""
+    """The poster of this deployment, built once per cold start (again when the configuration changes)."""
     config = get_config()
-    repo.configure(config.table_name)
+    return _poster(config.table_name, config.mail_bucket, os.environ.get("SUPPORT_BOARD_SECRET_ID", ""))
+
+
+@cache
+def _poster(table_name: str, mail_bucket: str, secret_id: str) -> Poster:
+    config = get_config()
+    repo.configure(table_name)
     settings = load_settings()
     return Poster(
         client=SupportBoardClient(settings.url, settings.token),
-        chat=ChatApi(mail_bucket=config.mail_bucket, attachment_prefix=config.attachment_prefix),
+        chat=ChatApi(mail_bucket=mail_bucket, attachment_prefix=config.attachment_prefix),
         attachment_links=_attachment_links,
         clock=time.time,
         lease_seconds=float(os.environ.get("SUPPORT_BOARD_LEASE_SECONDS", "120")),

@@ -29,8 +29,13 @@ class SupportBoardSettings:
 
 
 @cache
+def _provider_for(secrets_client: object) -> SecretsProvider:
+    return SecretsProvider(boto3_client=secrets_client)
+
+
 def _provider() -> SecretsProvider:
-    return SecretsProvider(boto3_client=client("secretsmanager"))
+    # Keyed by the client, so a new endpoint (reset_clients, a new local stack) gets a new provider and cache.
+    return _provider_for(client("secretsmanager"))
 
 
 def parse_secret(text: str, url: str = "") -> SupportBoardSettings:
@@ -67,4 +72,4 @@ def load_settings(env: Mapping[str, str] | None = None) -> SupportBoardSettings:
 
 def reset() -> None:
     """Forget the provider and its cache (a new endpoint, e.g. a new local stack)."""
-    _provider.cache_clear()
+    _provider_for.cache_clear()

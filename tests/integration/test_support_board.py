@@ -1,0 +1,230 @@
+"""The Support Board connector against a stand-in of Support Board, over real HTTP, on the local stack.
+
+The stand-in (support_board_standin.py) speaks the subset of api.php and of the webhooks the connector uses, as
+Support Board's public source has them; its webhooks reach the real API handler through `api_url`, and emailed
+messages reach it through the real path: inbound -> stream -> EventsFunction -> EventBus rule -> SupportBoardQueue
+-> SupportBoardFunction.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from emailpipe.aws import client
+from emailpipe.connectors.support_board import settings as sb_settings
+from emailpipe.local.mailclient import reply_to
+from emailpipe.store import external_ids, repo
+
+from .support_board_standin import SupportBoardStandin
+
+SECRET_NAME = "emailpipe/support-board"
+WEBHOOK_PATH = "/v1/connectors/support-board/webhook"
+
+
+@pytest.fixture(scope="module")
+def standin() -> Any:
+    server = SupportBoardStandin().start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Board:
+    """The stand-in Support Board with its people and one conversation, and the emailpipe stack it talks to."""
+
+    sb: SupportBoardStandin
+    env: Any
+    api_url: str
+    admin: int
+    alice: int  # online agent, Billing
+    bob: int  # offline agent, Billing
+    carol: int  # user
+    billing: int
+    conversation: int
+
+    def emailpipe_conversation(self) -> str:
+        link = external_ids.get_link("sb", "conversation", str(self.conversation))
+        assert link is not None
+        return link.target
+
+    def messages(self) -> list[Any]:
+        return repo.list_messages(self.emailpipe_conversation())
+
+    def post_webhook(self, body: Any, raw: bytes | None = None) -> tuple[int, dict[str, Any], str]:
+        request = urllib.request.Request(
+            self.api_url + WEBHOOK_PATH,
+            data=raw if raw is not None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+                return response.status, json.loads(response.read()), response.headers["Content-Type"]
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read()), exc.headers["Content-Type"]
+
+
+@pytest.fixture
+def board(env: Any, standin: SupportBoardStandin, request: pytest.FixtureRequest) -> Board:
+    standin.reset()
+    # The stack again, with the connector: SupportBoardFunction, its queue and the bus rule exist only with it.
+    env.stack.reset(parameters={"SupportBoardSecretName": SECRET_NAME, "SupportBoardUrl": standin.api_url})
+    repo.configure(env.outputs["TableName"])
+    admin_token = standin.admin_token
+    client("secretsmanager").create_secret(
+        Name=SECRET_NAME, SecretString=json.dumps({"token": admin_token, "webhook_key": standin.webhook_key})
+    )
+    sb_settings.reset()
+    env.api.set_setting("digest_window_seconds", "0")
+    api_url = request.getfixturevalue("api_url")
+    standin.webhook_url = api_url + WEBHOOK_PATH
+
+    billing = standin.add_department("Billing")
+    admin = standin.add_user("Ada", "Admin", "ada@agents.example", "admin", token=admin_token)
+    alice = standin.add_user("Alice", "", "alice@agents.example", "agent", billing)
+    bob = standin.add_user("Bob", "", "bob@agents.example", "agent", billing)
+    carol = standin.add_user("Carol", "", "carol@customer.example", "user")
+    standin.set_online(alice, True)
+    conversation = standin.new_conversation(carol, "Invoice 1042", billing)["details"]["id"]
+    return Board(standin, env, api_url, admin, alice, bob, carol, billing, conversation)
+
+
+def test_a_user_message_in_support_board_emails_the_offline_agent_of_its_department(board: Board):
+    sent = board.sb.send_message(board.carol, board.conversation, "My invoice is wrong")
+    board.env.drain()
+
+    webhook = board.sb.webhooks[-1]
+    assert (webhook.function, webhook.status) == ("message-sent", 200)
+    assert json.loads(webhook.response)["status"] == "processed"
+    [message] = board.messages()
+    assert (message.author_email, message.source.value, message.text) == (
+        "carol@customer.example",
+        "chat",
+        "My invoice is wrong",
+    )
+    assert message.external_id == str(sent["id"])
+    conversation = repo.get_conversation(board.emailpipe_conversation())
+    assert (conversation.department, conversation.subject) == ("Billing", "Invoice 1042")
+    # Agents and presence came from Support Board: Alice online, Bob (and the admin, in no department) offline.
+    assert repo.get_person("alice@agents.example").online
+    assert not repo.get_person("bob@agents.example").online
+    assert [m["destinations"] for m in board.env.outbox()] == [["bob@agents.example"]]
+    assert "My invoice is wrong" in board.env.outbox()[0]["raw"]
+
+
+def test_the_agents_email_reply_is_posted_once_as_the_agent_and_its_echo_changes_nothing(board: Board):
+    board.sb.send_message(board.carol, board.conversation, "My invoice is wrong")
+    board.env.drain()
+    notification = board.env.outbox("bob@agents.example")[0]["raw"]
+
+    outcome = board.env.deliver(reply_to(notification, "bob@agents.example", "Bob", "Refunded the double charge."))
+    board.env.drain()
+
+    assert outcome.status.value == "stored"
+    [call] = board.sb.calls_of("send-message")
+    assert (str(call["conversation_id"]), str(call["user_id"])) == (str(board.conversation), str(board.bob))
+    assert call["message"].startswith("Refunded the double charge.")
+    posted = board.sb.messages_in(board.conversation)[-1]
+    assert (posted["user_id"], posted["message"]) == (board.bob, call["message"])
+    # Support Board fired message-sent for it while send-message was still running: recognised as the echo.
+    echo = board.sb.webhooks[-1]
+    assert echo.function == "message-sent" and echo.body["data"]["message_id"] == posted["id"]
+    assert (echo.status, json.loads(echo.response)["reason"]) == (200, "echo")
+    # emailpipe holds two messages (the chat one, the email reply); two emails went out (Bob's, then Carol's).
+    assert [(m.author_email, m.source.value) for m in board.messages()] == [
+        ("carol@customer.example", "chat"),
+        ("bob@agents.example", "email"),
+    ]
+    assert [m["destinations"] for m in board.env.outbox()] == [["bob@agents.example"], ["carol@customer.example"]]
+    claim = external_ids.get_claim("sb", board.messages()[1].id)
+    assert (claim.status, claim.external_message) == ("posted", str(posted["id"]))
+
+
+def test_the_same_emailed_message_delivered_twice_is_posted_once(board: Board):
+    from emailpipe.connectors.support_board import handler
+    from emailpipe.local.stack import FakeLambdaContext
+    from emailpipe.views import conversation_view, message_view
+
+    board.sb.send_message(board.carol, board.conversation, "My invoice is wrong")
+    board.env.drain()
+    notification = board.env.outbox("bob@agents.example")[0]["raw"]
+    board.env.deliver(reply_to(notification, "bob@agents.example", "Bob", "Refunded."))
+    board.env.drain()
+    reply = board.messages()[1]
+    detail = {
+        "type": "message.created",
+        "data": {
+            "message": message_view(reply),
+            "conversation": conversation_view(repo.get_conversation(reply.conversation_id)),
+        },
+    }
+    record = {"messageId": "again", "body": json.dumps({"detail-type": "message.created", "detail": detail})}
+
+    for _ in range(2):  # SQS delivers at least once: the same message again, and once more
+        result = handler.lambda_handler({"Records": [record]}, FakeLambdaContext("SupportBoardFunction"))
+        assert result == {"batchItemFailures": []}
+
+    assert len(board.sb.calls_of("send-message")) == 1
+    assert len(board.messages()) == 2 and len(board.env.outbox()) == 2
+
+
+def test_an_echo_arriving_after_send_message_returned_is_known_and_ignored(board: Board):
+    board.sb.send_message(board.carol, board.conversation, "My invoice is wrong")
+    board.env.drain()
+    notification = board.env.outbox("bob@agents.example")[0]["raw"]
+    board.env.deliver(reply_to(notification, "bob@agents.example", "Bob", "Refunded."))
+    board.env.drain()
+    echo = next(w for w in board.sb.webhooks if w.function == "message-sent" and w.body["data"]["user_id"] == board.bob)
+
+    status, answer, _ = board.post_webhook(echo.body)  # Support Board never retries; a late copy all the same
+    board.env.drain()
+
+    assert (status, answer["status"], answer["reason"]) == (200, "ignored", "known")
+    assert len(board.messages()) == 2 and len(board.env.outbox()) == 2
+
+
+def test_an_agent_answer_in_support_board_emails_the_user(board: Board):
+    board.sb.send_message(board.carol, board.conversation, "My invoice is wrong")
+    board.sb.send_message(board.bob, board.conversation, "Which invoice?")
+    board.env.drain()
+
+    assert [(m.author_email, m.text) for m in board.messages()][-1] == ("bob@agents.example", "Which invoice?")
+    assert [m["destinations"] for m in board.env.outbox()][-1] == ["carol@customer.example"]
+
+
+def test_archiving_in_support_board_archives_the_conversation(board: Board):
+    board.sb.send_message(board.carol, board.conversation, "My invoice is wrong")
+    board.sb.fire("conversation-status-updated", {"conversation_id": board.conversation, "status_code": 3})
+
+    assert json.loads(board.sb.webhooks[-1].response)["conversation_status"] == "archived"
+    assert repo.get_conversation(board.emailpipe_conversation()).status == "archived"
+
+
+def test_a_wrong_key_is_refused_and_bad_or_unknown_webhooks_are_answered_and_recorded(board: Board):
+    body = {"function": "message-sent", "key": "not-the-key", "data": {}, "sender-url": ""}
+    status, problem, content_type = board.post_webhook(body)
+    assert (status, content_type, problem["status"]) == (401, "application/problem+json", 401)
+    assert problem["type"].endswith(":unauthorized")
+
+    status, problem, _ = board.post_webhook(None, raw=b"function=message-sent")
+    assert (status, problem["errors"][0]["field"]) == (400, "body")
+
+    key = board.sb.webhook_key
+    bad = {"function": "message-sent", "key": key, "data": {"user_id": 4, "conversation_id": 1}, "sender-url": ""}
+    status, problem, _ = board.post_webhook(bad)
+    assert (status, problem["errors"][0]["field"]) == (400, "data.message_id")
+
+    status, answer, _ = board.post_webhook({"function": "login", "key": key, "data": {"user": 4}, "sender-url": ""})
+    assert (status, answer["status"], answer["reason"]) == (200, "ignored", "unhandled_event")
+
+    hooks = {h.function: h for h in external_ids.list_hooks("sb")}
+    assert hooks["login"].status == "ignored" and hooks["login"].body is None
+    # The malformed one is kept with its body (and without the key), to be looked at and processed again.
+    assert hooks["message-sent"].status == "invalid" and hooks["message-sent"].reason == "data.message_id"
+    assert json.loads(hooks["message-sent"].body) == {k: v for k, v in bad.items() if k != "key"}
+    assert board.sb.calls == [] or all(c["function"] != "send-message" for c in board.sb.calls)
