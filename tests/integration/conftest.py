@@ -55,6 +55,16 @@ def env(server: LocalStack) -> Env:
     return Env(server, ChatApi(mail_bucket=server.info.outputs["MailBucketName"]))
 
 
+@pytest.fixture
+def api_url(env: Env) -> Any:
+    """The HTTP API of this test's local stack, served by the real handler (emailpipe.local.api_server)."""
+    from emailpipe.local.api_server import ApiServer
+
+    api = ApiServer(env.stack.info).start()
+    yield api.url
+    api.stop()
+
+
 @dataclass
 class World:
     """A department with an online and an offline agent, a user, and their conversation."""

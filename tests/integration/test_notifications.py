@@ -53,7 +53,7 @@ def test_a_message_after_the_window_closed_gets_its_own_email(env, world):
 def test_presence_is_read_again_when_the_digest_is_sent(env, world):
     env.api.set_setting("digest_window_seconds", "1")
 
-    message = env.api.post_message(world.conversation_id, world.user, "Anyone?")
+    message, _ = env.api.post_message(world.conversation_id, world.user, "Anyone?")
     env.drain()
     env.api.set_presence(world.offline_agent, True)
     env.drain(wait_for_digests=True)
@@ -84,7 +84,7 @@ def test_a_throttled_ses_call_is_retried_and_sends_one_email(env, world):
     events = client("sesv2").meta.events
     events.register_first("before-send.sesv2.SendEmail", throttle_once, unique_id="throttle-once")
     try:
-        message = env.api.post_message(world.conversation_id, world.user, "Throttled?")
+        message, _ = env.api.post_message(world.conversation_id, world.user, "Throttled?")
         env.drain()
     finally:
         events.unregister("before-send.sesv2.SendEmail", unique_id="throttle-once")
@@ -97,7 +97,7 @@ def test_a_throttled_ses_call_is_retried_and_sends_one_email(env, world):
 def test_a_permanent_ses_refusal_is_recorded_and_does_not_block_the_others(env, world):
     client("ses").delete_identity(Identity="example.com")
 
-    message = env.api.post_message(world.conversation_id, world.user, "Nobody will get this")
+    message, _ = env.api.post_message(world.conversation_id, world.user, "Nobody will get this")
     env.drain()
 
     assert env.outbox() == []
@@ -135,7 +135,7 @@ def test_in_human_takeover_mode_the_bot_answers_and_no_agent_is_emailed(env, wor
     env.api.set_setting("human_takeover", "on")
     env.api.set_setting("bot_answer_wait_seconds", "1")
 
-    question = env.api.post_message(world.conversation_id, world.user, "Where is my parcel?")
+    question, _ = env.api.post_message(world.conversation_id, world.user, "Where is my parcel?")
     env.api.post_message(world.conversation_id, "bot", "It is on its way.")
     env.drain(wait_for_digests=True)
 
@@ -159,7 +159,7 @@ def test_a_user_with_notifications_off_still_gets_answers_but_an_unsubscribed_us
     env.api.post_message(world.conversation_id, world.offline_agent, "Answer one")
     env.drain()
     repo.set_email_preferences(world.user, unsubscribed=True)
-    skipped = env.api.post_message(world.conversation_id, world.offline_agent, "Answer two")
+    skipped, _ = env.api.post_message(world.conversation_id, world.offline_agent, "Answer two")
     env.drain()
 
     assert len(env.outbox(world.user)) == 1
@@ -174,7 +174,7 @@ def test_ses_bounce_notifications_mark_the_address_and_the_conversation_shows_it
     event = {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(notification)}}]}
 
     result = feedback_handler.lambda_handler(event, FakeLambdaContext("FeedbackFunction"))
-    message = env.api.post_message(world.conversation_id, world.offline_agent, "Hello?")
+    message, _ = env.api.post_message(world.conversation_id, world.offline_agent, "Hello?")
     env.drain()
 
     assert result == {"marked": 1}

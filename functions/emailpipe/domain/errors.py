@@ -18,7 +18,11 @@ class AlreadyExistsError(EmailpipeError):
 
 
 class InvalidInputError(EmailpipeError):
-    """A caller passed something the product does not accept."""
+    """A caller passed something the product does not accept; `field` names the input at fault, when one is."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class RejectedError(EmailpipeError):
@@ -29,3 +33,11 @@ class RejectedError(EmailpipeError):
         self.reason = reason
         self.detail = detail
         self.status = Outcome.QUARANTINED if quarantine else Outcome.REJECTED
+
+
+class TooLargeError(EmailpipeError):
+    """An attachment or a request body is larger than accepted; `field` names the input at fault."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
