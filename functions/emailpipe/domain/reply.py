@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from emailpipe.domain import delimiter as _delimiter
 from emailpipe.domain import reply_patterns as P
 from emailpipe.domain.delimiter import DELIMITER  # noqa: F401 - re-exported
 from emailpipe.domain.html_text import html_to_text, strip_markers
@@ -10,47 +11,37 @@ from emailpipe.domain.reply_signature import strip_signature
 
 # Bodies larger than this are truncated before line processing: the new text of a reply sits at the top, and the cap
 # keeps worst-case work bounded for multi-megabyte bodies.
-_MAX_TEXT_CHARS = 2_000_000
-_MAX_LINES = 20_000
-_MAX_HTML_CHARS = 2_000_000
+MAX_TEXT_CHARS = 2_000_000
+MAX_LINES = 20_000
+MAX_HTML_CHARS = 2_000_000
 
 
 def _lines(text: str) -> list[str]:
-    if len(text) > _MAX_TEXT_CHARS:
-        text = text[:_MAX_TEXT_CHARS]
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n", _MAX_LINES)
-    return lines[:_MAX_LINES]
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS]
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n", MAX_LINES)
+    return lines[:MAX_LINES]
 
 
 def _delimiter_index(lines: list[str]) -> int | None:
-    """Return the index of the product's '### Please type your reply above this line ###' line, even if wrapped."""
-    for i, line in enumerate(lines):
-        head = line.lstrip(" \t>")
-        if not head.startswith(("##", "--", "==", "__", "**", "~~")):
-            continue
-        cap = line[: P.MAX_LINE]
-        if P.DELIMITER_LINE_RE.match(cap) or P.DELIMITER_WRAPPED_RE.match(cap) or P.GENERIC_DELIMITER_RE.match(cap):
-            return i
-        if i + 1 < len(lines):
-            # the client wrapped the delimiter: "### Please type your reply" / "above this line ###"
-            joined = cap.rstrip() + " " + lines[i + 1][: P.MAX_LINE].lstrip(" \t>")
-            if P.DELIMITER_LINE_RE.match(joined) or P.DELIMITER_TAIL_RE.search(joined):
-                return i
-    return None
+    """Return the index of our '### Please type your reply above this line ###' line, in any shape (delimiter.find)."""
+    found = _delimiter.find(lines)
+    return None if found is None else found[0]
 
 
 def _cut_at_delimiter(lines: list[str]) -> list[str]:
     """Drop the delimiter line and everything below it.
 
-    A quoted delimiter ("> ### Please type…") is kept as the last quoted line, so the quote rules also remove the
+    A quoted delimiter ("> ### Please type…") is kept as the last quoted lines, so the quote rules also remove the
     "On … wrote:" header that introduces it.
     """
-    index = _delimiter_index(lines)
-    if index is None:
+    found = _delimiter.find(lines)
+    if found is None:
         return lines
-    if lines[index].lstrip().startswith(">"):
-        return lines[: index + 1]
-    return lines[:index]
+    first, last = found
+    if lines[first].lstrip().startswith(">"):
+        return lines[: last + 1]
+    return lines[:first]
 
 
 def _finish(lines: list[str]) -> str:
@@ -91,8 +82,8 @@ def html_to_reply_text(html: str, *, delimiter: bool = True) -> str:
     """Return the new text of an HTML email body as plain text."""
     if not html or not html.strip():
         return ""
-    if len(html) > _MAX_HTML_CHARS:
-        html = html[:_MAX_HTML_CHARS]
+    if len(html) > MAX_HTML_CHARS:
+        html = html[:MAX_HTML_CHARS]
     lines = _lines(html_to_text(html, drop_quotes=True))
     if delimiter:
         lines = _cut_at_delimiter(lines)

@@ -936,23 +936,3 @@ CONTACT_RE = re.compile(
     r"|(?:\+?\d[\d\s().\-]{6,}\d)|^\s*(?:t|f|m|p|tel|fax|mob|mobile|phone|cell|skype|e|email)\s*[.:]",
     re.IGNORECASE,
 )
-
-# --- Delimiter inserted by the product ------------------------------------------------------------------------------
-
-DELIMITER_LINE_RE = re.compile(
-    r"^[\s>]*#{2,}[-\s]*(?:please\s+)?(?:type|write|enter)\s+(?:your\s+)?(?:reply|response|answer)"
-    r"|^[\s>]*#{2,}.{0,40}\b(?:reply|respond|answer|write)\b.{0,20}\babove\b"
-    r"|^[\s>]*#{2,}.{0,60}\babove\s+this\s+line\b",
-    re.IGNORECASE,
-)
-# Other help desks' markers ("-- Reply above this line --", "##- Please type your reply above this line -##").
-GENERIC_DELIMITER_RE = re.compile(
-    r"^[\s>]*[-#=_*~]{2,}\s*(?:please\s+)?(?:type\s+your\s+|write\s+your\s+)?(?:reply|respond|response|answer)"
-    r"\s+(?:\w+\s+){0,3}above\s+(?:this|the)\s+line\b.{0,30}$",
-    re.IGNORECASE,
-)
-DELIMITER_BARE_RE = re.compile(r"^[\s>]*#{3,}\s*$")
-DELIMITER_TAIL_RE = re.compile(
-    r"\b(?:above\s+this\s+line|reply\s+above|type\s+your\s+reply)\b.{0,10}#{2,}\s*$", re.IGNORECASE
-)
-DELIMITER_WRAPPED_RE = re.compile(r"^[\s>]*#{3}\s*[^\W\d_][^#]{0,120}#{3,}\s*$")
