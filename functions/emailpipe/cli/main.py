@@ -485,6 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unsubscribed", choices=["on", "off"], help="no email at all")
     p.add_argument("--bouncing", choices=["on", "off"], help="off once a bouncing address is fixed")
     p.set_defaults(func=cmd_person_set)
+    from emailpipe.cli import person_remove
+
+    person_remove.register(person)
 
     settings = sub.add_parser("settings", help="product settings").add_subparsers(dest="action", required=True)
     p = settings.add_parser("set")
