@@ -25,6 +25,8 @@ _INIT = {
     "emailpipe.notifier.digest_handler": "notifier_context",
     "emailpipe.notifier.feedback_handler": "get_config",
     "emailpipe.ingress.handler": "_secret_id",
+    "emailpipe.events.handler": "events_context",
+    "emailpipe.events.webhook_handler": "webhook_context",
 }
 
 
@@ -56,6 +58,8 @@ _ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "MAILBOX_SECRET_ID": "bench/mailbox",
+    "EVENT_BUS_NAME": "bench-bus",
+    "WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-webhooks",
 }
 
 
