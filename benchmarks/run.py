@@ -30,6 +30,8 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "emailpipe")
 RESULTS = HERE / "RESULTS.md"
 _CONSOLE = os.dup(2)  # progress lines reach the terminal even while fd 2 goes to the log
 MEMORY_HEADROOM = 0.8  # "fits with headroom": peak at most 80 % of the configured MemorySize
+ASYNC_COLDSTART_LIMIT = 1.5  # × `import boto3`, for SQS-, stream- and schedule-triggered handlers
+API_COLDSTART_LIMIT = 1.4  # × `import boto3`, for the API handler
 
 
 @contextlib.contextmanager
@@ -61,6 +63,9 @@ def _timed(name: str, fn, results: dict, timings: dict) -> None:
     os.write(_CONSOLE, f"bench: {name} done in {timings[name]} s\n".encode())
 
 
+DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+
+
 def _fmt(value, unit: str = "") -> str:
     if value is None:
         return "n/a"
@@ -84,12 +89,14 @@ def table(r: dict) -> list[tuple[str, str, str, str]]:
     if not err("coldstart", "1. cold start (import + init) vs `import boto3`", "≤ 1.5×"):
         c = r["coldstart"]
         for module, h in c["handlers"].items():
+            # A person waits on the API's cold start; nobody waits on a queue- or stream-triggered one.
+            limit = API_COLDSTART_LIMIT if module.startswith("emailpipe.api.") else ASYNC_COLDSTART_LIMIT
             rows.append(
                 (
                     f"1. cold start `{module}` (boto3 alone {c['baseline_ms']} ms)",
                     f"{h['ms']} ms = {h['ratio']}×",
-                    "≤ 1.5×",
-                    _met(h["ratio"] <= 1.5),
+                    f"≤ {limit}×",
+                    _met(h["ratio"] <= limit),
                 )
             )
         if "without_bytecode_ms" in c:
@@ -185,6 +192,42 @@ def table(r: dict) -> list[tuple[str, str, str, str]]:
                 _met(q["verify"]["ok"]),
             )
         )
+    if not err("api", "7. HTTP API on the local stack", "(report); presence: 1 write"):
+        a = r["api"]
+        rows.append(
+            (
+                f"7. `POST /v1/conversations/{{id}}/messages` latency, local stack ({a['messages']} posts)",
+                f"p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms ({a['per_second']}/s, one connection)",
+                "(report)",
+                "n/a",
+            )
+        )
+        presence = a["requests"]["presence"]["by_operation"]
+        writes = sum(n for op, n in presence.items() if op.split(".")[1] in DYNAMODB_WRITES)
+        rows.append(
+            (
+                "7. DynamoDB requests of `PUT /v1/agents/{email}/presence`",
+                f"{writes} write ({', '.join(f'{k} {v}' for k, v in presence.items())}; the read is the API key)",
+                "1 write",
+                _met(writes == 1),
+            )
+        )
+        for label, key in (
+            ("POST a message", "message_post"),
+            ("POST a message with an Idempotency-Key", "message_post_with_key"),
+            ("the same POST replayed", "message_post_replayed"),
+            ("POST a conversation", "conversation_create"),
+            ("GET a message page", "messages_list"),
+        ):
+            t = a["requests"][key]
+            rows.append(
+                (
+                    f"7. DynamoDB requests per API call: {label}",
+                    f"{t['dynamodb']} ({', '.join(f'{k} {v}' for k, v in t['by_operation'].items())})",
+                    "(report)",
+                    "n/a",
+                )
+            )
     if not err("memory", "4. peak RSS, 40 MB email", "fits MemorySize"):
         m = r["memory"]
         limit = m["lambda_memory_mb"]
@@ -327,6 +370,7 @@ def render(r: dict, rows: list, timings: dict, total: float) -> str:
 
 def main() -> int:
     from benchmarks import (
+        bench_api,
         bench_coldstart,
         bench_cost,
         bench_e2e,
@@ -355,10 +399,12 @@ def main() -> int:
         try:
             stack = LocalStack().start()
             _timed("requests", lambda: bench_requests.run(stack), results, timings)
+            _timed("api", lambda: bench_api.run(stack), results, timings)
             _timed("e2e", lambda: bench_e2e.run(stack, budget_seconds=180.0), results, timings)
         except Exception as exc:  # noqa: BLE001
             results.setdefault("requests", {"error": f"local stack: {type(exc).__name__}: {exc}"})
             results.setdefault("e2e", {"error": f"local stack: {type(exc).__name__}: {exc}"})
+            results.setdefault("api", {"error": f"local stack: {type(exc).__name__}: {exc}"})
         finally:
             if stack is not None:
                 stack.stop()
