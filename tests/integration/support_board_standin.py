@@ -70,6 +70,9 @@ class SupportBoardStandin:
     webhook_key: str = "sb-webhook-key-0123456789"
     webhook_url: str | None = None
     webhooks_allowed: str = ""  # the "Active webhooks" setting: empty = all
+    # Simulates Support Board dying inside the next send-message: the message is stored, then the connection drops
+    # (no webhook, no answer).
+    die_after_next_store: bool = False
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
     departments: dict[int, dict[str, str]] = field(default_factory=dict)
     conversations: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -90,7 +93,11 @@ class SupportBoardStandin:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                status, body, content_type = standin._serve(self.path, self.headers.get("Content-Type", ""), raw)
+                try:
+                    status, body, content_type = standin._serve(self.path, self.headers.get("Content-Type", ""), raw)
+                except _Died:
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
@@ -127,6 +134,7 @@ class SupportBoardStandin:
             self.webhooks.clear()
             self.webhook_url = None
             self.webhooks_allowed = ""
+            self.die_after_next_store = False
 
     def _serve(self, path: str, content_type: str, raw: bytes) -> tuple[int, bytes, str]:
         if not path.split("?")[0].endswith("/api.php"):
@@ -382,6 +390,9 @@ class SupportBoardStandin:
             "payload": "",
             "conversation_id": conversation_id,
         }
+        if self.die_after_next_store:
+            self.die_after_next_store = False
+            raise _Died
         code = _int(conversation_status_code) if str(conversation_status_code).lstrip("-").isdigit() else -1
         if code not in (0, 1, 2, 3, 4):
             code = 1 if is_agent else 2
@@ -450,6 +461,10 @@ class SupportBoardStandin:
         """The stored messages of a conversation, oldest first."""
         view = self.conversation_view(conversation_id)
         return view["messages"] if view else []
+
+
+class _Died(Exception):
+    """The PHP process ended in the middle of a request."""
 
 
 class _PhpWarning(Exception):
