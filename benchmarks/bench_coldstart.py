@@ -27,6 +27,7 @@ _INIT = {
     "emailpipe.ingress.handler": "_secret_id",
     "emailpipe.events.handler": "events_context",
     "emailpipe.events.webhook_handler": "webhook_context",
+    "emailpipe.api.handler": "api_context",
 }
 
 
@@ -58,6 +59,8 @@ _ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "MAILBOX_SECRET_ID": "bench/mailbox",
+    "IDEMPOTENCY_TABLE": "bench-idempotency",
+    "INBOUND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-inbound",
     "EVENT_BUS_NAME": "bench-bus",
     "WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-webhooks",
 }

