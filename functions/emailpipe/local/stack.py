@@ -416,6 +416,7 @@ class Triggers:
         self._handlers: dict[str, Any] = {}
         self.sources = self._sources(transformed, resolver)
         self._reset_caches()
+        self._warm()
 
     def _environment(self, transformed: dict[str, Any], resolver: _Resolver) -> dict[str, str]:
         env = dict(self.info.env())
@@ -489,6 +490,17 @@ class Triggers:
         events_adapters.reset()
         keys.reset()
         mailbox_state.reset()
+
+    @staticmethod
+    def _warm() -> None:
+        # Lambda builds a function's clients in its init phase, before the first event; done here too, so the first
+        # drain after a reset does not spend seconds loading service models (a digest's 1 s delay would pass).
+        from emailpipe.events import adapters as events_adapters
+
+        for service in ("events", "sqs", "dynamodbstreams"):
+            client(service)
+        events_adapters.events_context()
+        events_adapters.webhook_context()
 
     # The benchmarks wrap these entry points to count their work.
     @property
@@ -679,7 +691,7 @@ def _jsonable(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _one_backup_per_transaction() -> None:
-    """Make moto back a table up once per TransactWriteItems call instead of once per item.
+    """Make moto back a table up once per TransactWriteItems call instead of once per item, and keep its stream.
 
     moto deep-copies the whole table for every item of a transaction before applying any of them (to roll back
     on failure); the copies are identical, so taking one per table per call changes nothing but the cost, which
@@ -712,8 +724,25 @@ def _one_backup_per_transaction() -> None:
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         token = memo.set({})
+        # moto rolls a cancelled transaction back by swapping in a copy of each table, stream shard included, while
+        # open shard iterators keep reading the old shard: they would see the cancelled writes and none after. Like
+        # DynamoDB Streams, the stream must hold exactly the committed writes, so the original shard is kept, less
+        # what the cancelled transaction appended to it.
+        shards = {
+            name: (table.stream_shard, len(table.stream_shard.items))
+            for name, table in self.tables.items()
+            if getattr(table, "stream_shard", None) is not None
+        }
         try:
             original(self, transact_items)
+        except Exception:
+            for name, (shard, committed) in shards.items():
+                del shard.items[committed:]
+                restored = self.tables.get(name)
+                if restored is not None and restored.stream_shard is not shard:
+                    restored.stream_shard = shard
+                    shard.table = restored
+            raise
         finally:
             memo.reset(token)
 
