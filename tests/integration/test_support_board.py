@@ -18,6 +18,7 @@ import pytest
 from emailpipe.aws import client
 from emailpipe.chat import ChatApi
 from emailpipe.connectors.support_board import settings as sb_settings
+from emailpipe.domain.models import Role
 from emailpipe.local.api_server import ApiServer
 from emailpipe.local.mailclient import reply_to
 from emailpipe.store import external_ids, repo
@@ -273,3 +274,35 @@ def test_a_wrong_key_is_refused_and_bad_or_unknown_webhooks_are_answered_and_rec
     assert hooks["message-sent"].status == "invalid" and hooks["message-sent"].reason == "data.message_id"
     assert json.loads(hooks["message-sent"].body) == {k: v for k, v in bad.items() if k != "key"}
     assert board.sb.calls == [] or all(c["function"] != "send-message" for c in board.sb.calls)
+
+
+def test_an_emailed_message_of_a_conversation_unknown_to_support_board_opens_it_there_as_that_user(board: Board):
+    env = board.env
+    env.api.add_department("Billing")
+    env.api.upsert_person("bob@agents.example", "Bob", Role.AGENT, ["Billing"])
+    env.api.upsert_person("dan@customer.example", "Dan Brown", Role.USER)
+    opened = env.api.open_conversation("dan@customer.example", "Billing", "Order 7")
+    env.api.post_message(opened.id, "bob@agents.example", "Your order shipped.")
+    env.drain()
+    notification = env.outbox("dan@customer.example")[0]["raw"]
+
+    outcome = env.deliver(reply_to(notification, "dan@customer.example", "Dan", "Thanks, got it."))
+    env.drain()
+
+    assert outcome.status.value == "stored"
+    [added] = board.sb.calls_of("add-user")
+    assert (added["email"], added["first_name"], added["last_name"]) == ("dan@customer.example", "Dan", "Brown")
+    [created] = board.sb.calls_of("new-conversation")
+    assert (created["title"], str(created["department"])) == ("Order 7", str(board.billing))
+    [call] = board.sb.calls_of("send-message")
+    dan = next(u["id"] for u in board.sb.users.values() if u["email"] == "dan@customer.example")
+    assert str(call["user_id"]) == str(dan) and call["message"].startswith("Thanks, got it.")
+    assert external_ids.external_for("sb", "conversation", opened.id) == str(call["conversation_id"])
+    # Its new-conversation-created and message-sent webhooks came back while the calls ran; nothing was added, and
+    # the only emails are Dan's notification and offline Bob's about Dan's reply.
+    assert len(repo.list_messages(opened.id)) == 2
+    assert [m["destinations"] for m in env.outbox()] == [["dan@customer.example"], ["bob@agents.example"]]
+    assert {w.function: json.loads(w.response).get("reason") for w in board.sb.webhooks[-2:]} == {
+        "new-conversation-created": "unhandled_event",
+        "message-sent": "echo",
+    }

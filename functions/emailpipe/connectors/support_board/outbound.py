@@ -86,11 +86,22 @@ class Poster:
             return known
         sb_user = self.sb_user(str(conversation["user"]), "user")
         department = conversation.get("department")
-        sb_department = external_ids.external_for(SYSTEM, "department", department) if department else None
+        sb_department = self.sb_department(str(department)) if department else None
         created = self.client.new_conversation(sb_user, str(conversation.get("subject") or ""), sb_department)
         external_ids.link_once(SYSTEM, "conversation", created, conversation_id, self.clock())
         # A concurrent attempt may have linked another Support Board conversation first: use the one in force.
         return external_ids.external_for(SYSTEM, "conversation", conversation_id) or created
+
+    def sb_department(self, name: str) -> str | None:
+        """The Support Board department of that name (get-departments when it is not mapped yet), or None."""
+        known = external_ids.external_for(SYSTEM, "department", name)
+        if known:
+            return known
+        for sb_department, sb_name in mapping.department_names(self.client.get_departments()).items():
+            if sb_name.casefold() == name.casefold():
+                external_ids.link(SYSTEM, "department", sb_department, name, None, self.clock())
+                return sb_department
+        return None
 
     def sb_user(self, email: str, role: str) -> str:
         """The Support Board user id of an emailpipe person: mapped, found by email, or (a user) created there."""
