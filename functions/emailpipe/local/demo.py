@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from email import message_from_string, policy
 from typing import Any
@@ -144,6 +145,9 @@ def run_demo() -> int:
             _say(f"   {author:<24} via {message.source.value:<5} {first}")
         _say()
 
+        _chat_app_round_trip(stack, conversation.id, show_new, pipe, problems)
+        _say()
+
         out = len(sent_emails(stack.endpoint))
         for problem in problems:
             _say(f"PROBLEM: {problem}")
@@ -154,3 +158,120 @@ def run_demo() -> int:
         return 1 if problems else 0
     finally:
         stack.stop()
+
+
+class _WebhookReceiver:
+    """The chat application's webhook endpoint on 127.0.0.1: verifies each delivery as a receiver should."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.secret = ""
+        self.received: list[dict[str, Any]] = []
+        self.refused = 0
+        receiver = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    event = Webhook(receiver.secret).verify(body, dict(self.headers.items()))
+                except WebhookVerificationError:
+                    receiver.refused += 1
+                    self.send_response(400)
+                else:
+                    receiver.received.append({"id": self.headers["webhook-id"], "event": event})
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/emailpipe-events"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _http(url: str, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
+    """One JSON call to the local API, as a chat application makes it."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method)  # noqa: S310 - the local API
+    request.add_header("Authorization", f"Bearer {key}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local API on loopback
+            payload = response.read()
+            return response.status, json.loads(payload) if payload else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def _chat_app_round_trip(
+    stack: LocalStack, conversation_id: str, show_new: Any, pipe: Any, problems: list[str]
+) -> None:
+    """A chat application drives emailpipe over HTTP and learns of the email reply by a signed webhook."""
+    from emailpipe.local.api_server import ApiServer
+    from emailpipe.local.mailclient import reply_to
+    from emailpipe.store import apikeys
+
+    assert stack.triggers is not None
+    _say("7. A chat application connects over HTTP: API key, webhook, a chat message, the email reply, the webhook")
+    _record, key = apikeys.create_key("demo chat app")
+    api = ApiServer(stack.info).start()
+    receiver = _WebhookReceiver()
+    try:
+        _say(f"   API at {api.url}; key created with `emailpipe api-key create` (only its hash is stored)")
+        status, subscription = _http(
+            api.url, "POST", "/v1/webhooks", key, {"url": receiver.url, "events": ["message.created"]}
+        )
+        if status != 201:
+            problems.append(f"webhook subscription: HTTP {status} {subscription}")
+            return
+        receiver.secret = subscription["secret"]
+        _say(f"   POST /v1/webhooks -> 201, subscription {subscription['id']} (secret whsec_…, shown once)")
+        path = f"/v1/conversations/{conversation_id}/messages"
+        body = {"author": "carol@customer.example", "text": "Could you also send a receipt?", "external_id": "chat-77"}
+        status, message = _http(api.url, "POST", path, key, body)
+        _say(f"   POST {path} -> {status}, message {message.get('id') if message else '-'} (source chat)")
+        status_again, again = _http(api.url, "POST", path, key, body)
+        _say(f"   the same POST again (a retry, same external_id) -> {status_again}, the same message, no second email")
+        if status != 201 or status_again != 200 or (again or {}).get("id") != (message or {}).get("id"):
+            problems.append(f"message over HTTP: {status} then {status_again}")
+        stack.triggers.drain(wait_for_digests=True)
+        to_bob = show_new("bob@agents.example")
+        if len(to_bob) != 1:
+            problems.append(f"expected one email to Bob for the HTTP message, got {len(to_bob)}")
+            return
+        answer = "Hi Carol,\n\nthe receipt is on its way.\n\nBob"
+        pipe(reply_to(to_bob[0]["raw"], "bob@agents.example", "Bob Agent", answer), "Bob's reply to it", "stored")
+
+        def from_email() -> list[dict[str, Any]]:
+            return [r for r in receiver.received if r["event"]["data"]["message"]["source"] == "email"]
+
+        deadline = time.monotonic() + 30
+        while not from_email() and time.monotonic() < deadline:  # the webhook queue runs after the stream
+            stack.triggers.drain(wait_for_digests=True)
+            time.sleep(0.1)
+        show_new()
+        for delivery in receiver.received:
+            data = delivery["event"]["data"]["message"]
+            _say(
+                f"   webhook {delivery['event']['type']} (webhook-id {delivery['id']}, signature verified with "
+                f"standardwebhooks): source {data['source']}, author {data['author']['email']}, {data['text'][:30]!r}"
+            )
+        if len(from_email()) != 1 or receiver.refused:
+            problems.append(f"expected one verified webhook for the email reply, got {len(from_email())}")
+    finally:
+        receiver.stop()
+        api.stop()
