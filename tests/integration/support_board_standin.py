@@ -73,6 +73,7 @@ class SupportBoardStandin:
     # Simulates Support Board dying inside the next send-message: the message is stored, then the connection drops
     # (no webhook, no answer).
     die_after_next_store: bool = False
+    api_down: bool = False  # api.php answers 500 (the database is down, say); webhooks still go out
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
     departments: dict[int, dict[str, str]] = field(default_factory=dict)
     conversations: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -135,10 +136,13 @@ class SupportBoardStandin:
             self.webhook_url = None
             self.webhooks_allowed = ""
             self.die_after_next_store = False
+            self.api_down = False
 
     def _serve(self, path: str, content_type: str, raw: bytes) -> tuple[int, bytes, str]:
         if not path.split("?")[0].endswith("/api.php"):
             return 404, b"not found", "text/plain"
+        if self.api_down:
+            return 500, b"Internal Server Error", "text/html"
         # api.php: $_POST (form fields), merged with a JSON body when there is one.
         post: dict[str, Any] = {}
         if "application/x-www-form-urlencoded" in content_type:

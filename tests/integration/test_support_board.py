@@ -9,6 +9,7 @@ messages reach it through the real path: inbound -> stream -> EventsFunction -> 
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -102,8 +103,6 @@ def board(server: Any, standin: SupportBoardStandin) -> Any:
 
 
 def test_a_user_message_in_support_board_emails_the_offline_agent_of_its_department(board: Board):
-    import time
-
     started = time.monotonic()
     sent = board.sb.send_message(board.carol, board.conversation, "My invoice is wrong")
     elapsed = time.monotonic() - started
@@ -190,7 +189,6 @@ def test_the_same_emailed_message_delivered_twice_is_posted_once(board: Board):
 
 def test_a_post_whose_attempt_died_after_support_board_stored_it_is_not_posted_again(board: Board, monkeypatch):
     import contextlib
-    import time
 
     from emailpipe.batch import BatchFailedError
     from emailpipe.cli.main import deliver_raw_email
@@ -306,3 +304,27 @@ def test_an_emailed_message_of_a_conversation_unknown_to_support_board_opens_it_
         "new-conversation-created": "unhandled_event",
         "message-sent": "echo",
     }
+
+
+def test_a_webhook_that_failed_while_support_board_was_down_is_kept_and_processed_again(board: Board):
+    from emailpipe.connectors.support_board import inbound
+    from emailpipe.connectors.support_board.client import SupportBoardClient
+
+    board.sb.api_down = True
+    board.sb.send_message(board.carol, board.conversation, "My invoice is wrong")
+    failed = board.sb.webhooks[-1]
+    assert failed.status == 503 and json.loads(failed.response)["type"].endswith(":unavailable")
+    [hook] = [h for h in external_ids.list_hooks("sb") if h.function == "message-sent"]
+    assert (hook.status, hook.reason) == ("failed", "SupportBoardError")
+
+    board.sb.api_down = False
+    connector = inbound.Connector(SupportBoardClient(board.sb.api_url, board.sb.admin_token), board.env.api)
+    result = inbound.reprocess(hook.body_sha256, lambda: connector, time.time)
+    board.env.drain()
+
+    assert result.status == "processed"
+    assert [m.text for m in board.messages()] == ["My invoice is wrong"]
+    assert [m["destinations"] for m in board.env.outbox()] == [["bob@agents.example"]]
+    assert external_ids.get_hook("sb", hook.body_sha256).status == "processed"
+    assert inbound.reprocess(hook.body_sha256, lambda: connector, time.time).status == "processed"  # once only
+    assert len(board.messages()) == 1

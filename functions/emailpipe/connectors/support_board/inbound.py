@@ -17,7 +17,7 @@ from typing import Any
 
 from emailpipe.connectors.support_board import mapping
 from emailpipe.connectors.support_board.client import SupportBoardClient
-from emailpipe.domain.errors import AlreadyExistsError, InvalidInputError
+from emailpipe.domain.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from emailpipe.domain.models import Role
 from emailpipe.observability import hash_address, logger
 from emailpipe.store import external_ids
@@ -260,4 +260,27 @@ def receive(
     logger.info(
         "support board webhook", extra={"function": envelope.function, "status": result.status, "reason": result.reason}
     )
+    return replace(result, function=envelope.function)
+
+
+def reprocess(digest: str, connector: Callable[[], Connector], clock: Callable[[], float]) -> WebhookResult:
+    """Act again on a recorded webhook that failed (Support Board unreachable, say) or was invalid.
+
+    The record keeps the body of such webhooks; one that was processed or ignored is answered as it was.
+    """
+    hook = external_ids.get_hook(SYSTEM, digest)
+    if hook is None:
+        raise NotFoundError(f"no recorded Support Board webhook {digest}")
+    if hook.status in ("processed", "ignored") or hook.body is None:
+        return WebhookResult(hook.status, hook.reason, dict(hook.result), hook.function)
+    envelope = mapping.parse_envelope({**json.loads(hook.body), "key": ""})
+    try:
+        result = connector().handle(envelope)
+    except mapping.InvalidWebhookError as exc:
+        external_ids.finish_hook(SYSTEM, digest, "invalid", exc.field, clock())
+        raise
+    except Exception as exc:
+        external_ids.finish_hook(SYSTEM, digest, "failed", type(exc).__name__, clock())
+        raise
+    external_ids.finish_hook(SYSTEM, digest, result.status, result.reason, clock(), result.details)
     return replace(result, function=envelope.function)
