@@ -6,19 +6,20 @@ import json
 import time
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from emailpipe.aws import client
-from emailpipe.events import webhooks
-from emailpipe.events.delivery import WebhookContext
 from emailpipe.events.fanout import EventsContext
 from emailpipe.events.publish import put_events
 from emailpipe.events.settings import EventsSettings, events_settings
 from emailpipe.observability import metrics
 from emailpipe.store import repo
 from emailpipe.store import webhooks as store
+
+if TYPE_CHECKING:
+    from emailpipe.events.delivery import WebhookContext
 
 _subscriptions: dict[str, Any] = {}
 
@@ -95,7 +96,10 @@ def _record(*args: Any, **kwargs: Any) -> None:
 
 @cache
 def webhook_context() -> WebhookContext:
-    """The WebhookFunction's adapters."""
+    """The WebhookFunction's adapters (the delivery modules are imported here: the events function needs none)."""
+    from emailpipe.events import webhooks
+    from emailpipe.events.delivery import WebhookContext
+
     settings = events_settings()
     repo.configure(settings.table_name)
     queue = settings.webhook_queue_url

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from emailpipe.batch import process_partial_response, sqs_id
+from emailpipe.events import webhooks  # noqa: F401 - imported at init, not on the first delivery
 from emailpipe.events.adapters import webhook_context
 from emailpipe.events.delivery import deliver
 from emailpipe.observability import logger, metrics, traced
