@@ -136,13 +136,25 @@ def test_the_agents_email_reply_is_posted_once_as_the_agent_and_its_echo_changes
     board.env.drain()
     notification = board.env.outbox("bob@agents.example")[0]["raw"]
 
-    outcome = board.env.deliver(reply_to(notification, "bob@agents.example", "Bob", "Refunded the double charge."))
+    pdf = b"%PDF-1.4 refund note"
+    reply = reply_to(
+        notification,
+        "bob@agents.example",
+        "Bob",
+        "Refunded the double charge.",
+        attachments=[("refund.pdf", pdf, "application/pdf")],
+    )
+    outcome = board.env.deliver(reply)
     board.env.drain()
 
     assert outcome.status.value == "stored"
     [call] = board.sb.calls_of("send-message")
     assert (str(call["conversation_id"]), str(call["user_id"])) == (str(board.conversation), str(board.bob))
     assert call["message"].startswith("Refunded the double charge.")
+    # The attachment goes as Support Board keeps them, [[name, url]]: a link to the stored bytes.
+    [[name, url]] = call["attachments"]
+    with urllib.request.urlopen(url, timeout=10) as download:  # noqa: S310 - the local stack
+        assert (name, download.read()) == ("refund.pdf", pdf)
     posted = board.sb.messages_in(board.conversation)[-1]
     assert (posted["user_id"], posted["message"]) == (board.bob, call["message"])
     # Support Board fired message-sent for it while send-message was still running: recognised as the echo.
