@@ -94,9 +94,9 @@ _SELF_CLOSING_PEERS = {
 }
 _WS_RE = re.compile(r"[ \t\n\r\f\v]+")
 _MAX_DEPTH = 400  # deeper nesting is flattened; keeps the tree walk bounded on hostile input
-_MAX_TAGS = 60_000
+MAX_TAGS = 60_000
 _CHUNK = 65_536
-_MAX_OUTPUT_LINES = 20_000
+MAX_OUTPUT_LINES = 20_000
 
 # Quote markers, by client.
 _CUT_IDS = frozenset(
@@ -182,11 +182,11 @@ class _TreeBuilder(HTMLParser):
 
 def _parse(markup: str) -> _Node:
     builder = _TreeBuilder()
-    # Feed in chunks and stop after _MAX_TAGS elements: the new text sits at the top, and html.parser costs
+    # Feed in chunks and stop after MAX_TAGS elements: the new text sits at the top, and html.parser costs
     # about 10 µs per tag, so this bounds the work on multi-megabyte bodies.
     for k in range(0, len(markup), _CHUNK):
         builder.feed(markup[k : k + _CHUNK])
-        if builder.count > _MAX_TAGS:
+        if builder.count > MAX_TAGS:
             break
     # HTMLParser.close() would flush an unterminated tag, comment or <script> body as text; instead keep only a
     # plain-text tail (e.g. one ending in an incomplete entity) and drop anything that starts like markup.
@@ -330,7 +330,7 @@ def _render(root: _Node, *, honour_marks: bool) -> str:
     stack: list[object] = [root]
     pre_depth = 0
     list_counters: list[int] = []
-    while stack and len(out.lines) < _MAX_OUTPUT_LINES:
+    while stack and len(out.lines) < MAX_OUTPUT_LINES:
         item = stack.pop()
         if isinstance(item, str):
             out.text(item, pre_depth > 0)

@@ -98,6 +98,7 @@ class Message(Record):
     attachments: tuple[AttachmentRef, ...] = ()
     email_message_id: str | None = None
     external_id: str | None = None  # the chat product's own id of this message (unique per conversation)
+    text_s3_key: str | None = None  # a long text lives in S3 there; `text` is then its preview (blobs.full_text)
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -117,6 +118,9 @@ class Settings(Record):
     digest_window_seconds: int = 120
     attach_max_bytes: int = 256 * 1024
     link_expiry_seconds: int = 7 * 24 * 3600
+    token_lifetime_days: int = 180  # a reply token is rejected (token_expired) this long after its issue day
+    # File types linked but never attached to notifications (comma-separated extensions; see domain/attachments.py).
+    never_attach_types: str = "html,htm,svg,js,mjs,exe,bat,cmd,com,scr,ps1,vbs,jar,msi,sh,app,dll,hta"
 
     KEYS = (
         "delimiter",
@@ -132,6 +136,8 @@ class Settings(Record):
         "digest_window_seconds",
         "attach_max_bytes",
         "link_expiry_seconds",
+        "token_lifetime_days",
+        "never_attach_types",
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from emailpipe.domain import delimiter as _delimiter
 from emailpipe.domain import reply_patterns as P
 from emailpipe.domain.delimiter import DELIMITER  # noqa: F401 - re-exported
@@ -78,13 +80,20 @@ def extract_reply(text: str, *, delimiter: bool = True) -> str:
     return _extract_lines(lines)
 
 
+@functools.lru_cache(maxsize=1)
+def rendered_for_reply(html: str) -> str:
+    """The HTML body as text with client quotes marked; the last one is kept, since the outcome's details
+    (mail/dropped.py) look at the same rendering right after the extraction."""
+    return html_to_text(html, drop_quotes=True)
+
+
 def html_to_reply_text(html: str, *, delimiter: bool = True) -> str:
     """Return the new text of an HTML email body as plain text."""
     if not html or not html.strip():
         return ""
     if len(html) > MAX_HTML_CHARS:
         html = html[:MAX_HTML_CHARS]
-    lines = _lines(html_to_text(html, drop_quotes=True))
+    lines = _lines(rendered_for_reply(html))
     if delimiter:
         lines = _cut_at_delimiter(lines)
     # A reply divider (<hr> above Outlook's header) left at the end once the history was cut is not content.

@@ -60,7 +60,11 @@ def handle_s3_object(bucket: str, key: str) -> InboundRecord:
         )
         repo.record_outcome(record)
     else:
-        record = process_email(raw, key, ctx)
+        try:
+            record = process_email(raw, key, ctx)
+        except Exception as exc:
+            _record_failure(key, ctx.clock(), exc)
+            raise  # SQS retries (then dead-letters) it; the outcome already says why it is not posted yet
     _count(record)
     logger.info(
         "inbound email processed",
@@ -73,6 +77,21 @@ def handle_s3_object(bucket: str, key: str) -> InboundRecord:
         },
     )
     return record
+
+
+def _record_failure(key: str, now: float, exc: Exception) -> None:
+    """Give an email whose processing raised an outcome at once, so none is ever without one (`redrive` works)."""
+    record = InboundRecord(
+        s3_key=key,
+        status=Outcome.QUARANTINED,
+        reason="processing_failed",
+        received_at=now,
+        details={"error": type(exc).__name__},
+    )
+    try:
+        repo.record_outcome(record)
+    except Exception:  # the store itself is failing: the retry will try again
+        logger.exception("outcome of a failed email not recorded")
 
 
 def _count(record: InboundRecord) -> None:

@@ -21,9 +21,10 @@ from emailpipe.domain.models import (
     Source,
 )
 from emailpipe.domain.reply import extract_from_message
+from emailpipe.mail.dropped import dropped
 from emailpipe.mail.parse import ParsedEmail, parse_email
 from emailpipe.observability import hash_address
-from emailpipe.store import repo
+from emailpipe.store import blobs, repo
 
 _SAFE_KEY = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -84,6 +85,7 @@ def process_email(raw: bytes, s3_key: str, ctx: InboundContext) -> InboundRecord
         matched_by=matched_by,
         conversation_id=message.conversation_id,
         message_id=message.id,
+        details=dropped(parsed),  # what the limits left out, if anything: never silently
     )
     limits = (
         repo.RateLimit(
@@ -93,7 +95,17 @@ def process_email(raw: bytes, s3_key: str, ctx: InboundContext) -> InboundRecord
             "conversation", message.conversation_id, settings.max_emails_per_conversation, settings.rate_window_seconds
         ),
     )
-    result = repo.store_inbound_message(message, record, limits)
+    try:
+        result = repo.store_inbound_message(message, record, limits)
+    except Exception as exc:
+        error = repo.permanent_error_code(exc)
+        if error is None:
+            raise  # throttling, a conflict, the network: SQS retries
+        # A retry cannot fix it (an item over 400 KB): recorded and kept, `emailpipe redrive` once it is fixed.
+        details = {**record.details, "error": error, "detail": str(exc)[:300]}
+        record = replace(record, status=Outcome.QUARANTINED, reason="store_failed", message_id=None, details=details)
+        repo.record_outcome(record)
+        return record
     if result == "duplicate":
         # Stored by an earlier delivery of the same S3 event: success, not an error.
         return repo.get_inbound(s3_key) or record
@@ -132,6 +144,8 @@ def _accept(parsed: ParsedEmail, s3_key: str, received_at: float, ctx: InboundCo
     match = _match(parsed, sender, ctx)
     if match is None:
         return _convert(parsed, sender, person, settings, s3_key, received_at, ctx)
+    if match.token and tokens.expired(match.token, received_at, settings.token_lifetime_days):
+        raise RejectedError("token_expired")
     if person is None:
         raise RejectedError("unknown_sender")
     conversation = repo.get_conversation(match.conversation_id)
@@ -229,10 +243,13 @@ def _message(
     ctx: InboundContext,
 ) -> Message:
     text = extract_from_message(parsed.text, parsed.html, delimiter=settings.delimiter)
-    if settings.delimiter:
-        # With the delimiter setting on, "###" may not appear in a message at all.
-        text = text.replace("###", "").strip()
     message_id = message_id_for(s3_key)
+    text_s3_key = None
+    if blobs.is_long_text(text):
+        # The whole text lives in S3 and the item keeps a preview; notifications and the API read the whole text.
+        text_s3_key = blobs.text_key(conversation_id, message_id)
+        ctx.put_attachment(text_s3_key, text.encode("utf-8"), "text/plain; charset=utf-8")
+        text = blobs.preview(text)
     attachments = []
     for index, attachment in enumerate(parsed.attachments):
         name = _SAFE_KEY.sub("_", attachment.filename)[:100] or "attachment"
@@ -253,4 +270,5 @@ def _message(
         created_at=received_at,
         attachments=tuple(attachments),
         email_message_id=parsed.message_id,
+        text_s3_key=text_s3_key,
     )

@@ -49,6 +49,7 @@ class Notification:
     links: dict[str, str] = field(default_factory=dict)  # attachment S3 key -> expiring link
     attached: tuple[Attached, ...] = ()
     link_expiry_text: str = ""
+    linked_only: dict[str, str] = field(default_factory=dict)  # attachment S3 key -> why it is not attached
 
 
 def _author(message: Message, names: dict[str, str]) -> str:
@@ -79,7 +80,9 @@ def _text_body(n: Notification) -> str:
         for attachment in message.attachments:
             link = n.links.get(attachment.s3_key)
             where = f" {link}" if link else ""
-            lines.append(f"[attachment: {attachment.filename}, {attachment.size} bytes]{where}")
+            why = n.linked_only.get(attachment.s3_key)
+            note = f", linked only: {why}" if why else ""
+            lines.append(f"[attachment: {attachment.filename}, {attachment.size} bytes{note}]{where}")
         lines.append("")
     if n.links and n.link_expiry_text:
         lines.append(f"Attachment links expire {n.link_expiry_text}.")
@@ -102,6 +105,8 @@ def _html_body(n: Notification) -> str:
         parts.append(f"<div>{text}</div>")
         for attachment in message.attachments:
             label = f"{esc(attachment.filename)}, {attachment.size} bytes"
+            if why := n.linked_only.get(attachment.s3_key):
+                label += f" (linked only: {esc(why)})"
             link = n.links.get(attachment.s3_key)
             parts.append(f'<p>&#128206; <a href="{esc(link)}">{label}</a></p>' if link else f"<p>&#128206; {label}</p>")
     if n.context:

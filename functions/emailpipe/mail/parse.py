@@ -378,6 +378,9 @@ class _Parser:
             count += 1
             if count > MAX_PARTS:
                 self.defect("too_many_parts")
+                # Named in the outcome (mail/dropped.py): how many leaf parts, attachments among them, were not read.
+                left = [part] + [entry[0] for entry in stack]
+                self.defect(f"parts_dropped:{sum(1 for m in left for p in m.walk() if not p.is_multipart())}")
                 return
             try:
                 self._visit(part, depth, in_attachment, parent_type, stack)

@@ -69,8 +69,11 @@ def notifier_context() -> NotifierContext:
         send=lambda raw, recipient: send_raw(config, raw, recipient),
         clock=time.time,
         schedule_digest=((lambda c, r, w, d: schedule_digest(config, c, r, w, d)) if config.digest_queue_url else None),
-        presign=lambda key, seconds: blobs.presigned_url(config.mail_bucket, key, seconds),
+        presign=lambda key, seconds, filename=None, active=False: blobs.presigned_url(
+            config.mail_bucket, key, seconds, filename=filename, active=active
+        ),
         read_attachment=lambda key: blobs.read_object(config.mail_bucket, key, 10 * 1024 * 1024),
+        full_text=lambda message: blobs.full_text(config.mail_bucket, message),
     )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from emailpipe.domain import attachments as active_files
 from emailpipe.domain import tokens
 from emailpipe.domain.models import Conversation, Message, Person, Role, Settings
 from emailpipe.domain.routing import bot_answered, bot_is_answering, delivery_block, is_offline, recipients_for
@@ -36,8 +37,9 @@ class NotifierContext:
     send: Callable[[bytes, str], str]  # (raw MIME, recipient) -> SES message id; raises PermanentSendError
     clock: Callable[[], float]
     schedule_digest: Callable[[str, str, str, int], None] | None = None  # (conversation, recipient, window, delay)
-    presign: Callable[[str, int], str] | None = None  # (S3 key, seconds) -> expiring link
+    presign: Callable[..., str] | None = None  # (S3 key, seconds, filename, active) -> expiring download link
     read_attachment: Callable[[str], bytes] | None = None
+    full_text: Callable[[Message], str] | None = None  # a long message's whole text (blobs.full_text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,17 +152,45 @@ def _context_before(messages: Sequence[Message], everything: Sequence[Message]) 
 
 def _attachments(
     messages: Sequence[Message], settings: Settings, ctx: NotifierContext
-) -> tuple[dict[str, str], tuple[Attached, ...]]:
+) -> tuple[dict[str, str], tuple[Attached, ...], dict[str, str]]:
+    """Links for every attachment, the small harmless ones attached, and why each other one is only linked."""
     links: dict[str, str] = {}
     attached: list[Attached] = []
+    linked_only: dict[str, str] = {}
+    never = active_files.parse_types(settings.never_attach_types)
     for message in messages:
         for attachment in message.attachments:
+            name, ctype = attachment.filename, attachment.content_type
             if ctx.presign is not None:
-                links[attachment.s3_key] = ctx.presign(attachment.s3_key, settings.link_expiry_seconds)
-            if ctx.read_attachment is not None and attachment.size <= settings.attach_max_bytes:
+                active = active_files.is_active(name, ctype)
+                links[attachment.s3_key] = ctx.presign(attachment.s3_key, settings.link_expiry_seconds, name, active)
+            if not active_files.may_attach(name, ctype, b"", never):
+                linked_only[attachment.s3_key] = "a file type that is never attached"
+            elif attachment.size > settings.attach_max_bytes:
+                linked_only[attachment.s3_key] = f"over {settings.attach_max_bytes} bytes"
+            elif ctx.read_attachment is not None:
                 data = ctx.read_attachment(attachment.s3_key)
-                attached.append(Attached(attachment.filename, attachment.content_type, data))
-    return links, tuple(attached)
+                if active_files.may_attach(name, ctype, data[: active_files.SNIFF_BYTES], never):
+                    attached.append(Attached(name, ctype, data))
+                else:
+                    # Markup disguised as another type (a .pdf holding <html>): the link downloads it as bytes.
+                    linked_only[attachment.s3_key] = "its content is not what its name says"
+                    if ctx.presign is not None:
+                        links[attachment.s3_key] = ctx.presign(
+                            attachment.s3_key, settings.link_expiry_seconds, name, True
+                        )
+    return links, tuple(attached), linked_only
+
+
+def _with_full_text(message: Message, ctx: NotifierContext) -> Message:
+    """The message with its whole text when the stored item keeps only a preview of a long one."""
+    if not message.text_s3_key:
+        return message
+    if ctx.full_text is not None:
+        return replace(message, text=ctx.full_text(message))
+    if ctx.read_attachment is not None:
+        return replace(message, text=ctx.read_attachment(message.text_s3_key).decode("utf-8"))
+    return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +202,7 @@ class _Content:
     author_names: dict[str, str]
     links: dict[str, str]
     attached: tuple[Attached, ...]
+    linked_only: dict[str, str]
 
 
 def _content(
@@ -179,8 +210,12 @@ def _content(
 ) -> _Content:
     authors = sorted({m.author_email for m in everything if m.author_email})
     people = [p for p in (repo.get_person(a) for a in authors) if p is not None]
-    links, attached = _attachments(messages, settings, ctx)
-    return _Content(messages, _context_before(messages, everything), {p.email: p.name for p in people}, links, attached)
+    links, attached, linked_only = _attachments(messages, settings, ctx)
+    context = _context_before(messages, everything)
+    # The notification shows the whole text; the stored item of a long message keeps only a preview.
+    messages = tuple(_with_full_text(m, ctx) for m in messages)
+    names = {p.email: p.name for p in people}
+    return _Content(messages, context, names, links, attached, linked_only)
 
 
 def _send(
@@ -193,7 +228,7 @@ def _send(
     claim_key: str,
 ) -> Delivery:
     messages = content.messages
-    token = tokens.make_token(ctx.keys(), conversation.id, recipient.email)
+    token = tokens.make_token(ctx.keys(), conversation.id, recipient.email, issued_at=ctx.clock())
     domain = ctx.piping_address.rpartition("@")[2]
     mail_message_id = tokens.message_id(token, domain)
     previous = repo.thread_message_ids(conversation.id, recipient.email)
@@ -218,6 +253,7 @@ def _send(
             delimiter=settings.delimiter,
             links=content.links,
             attached=content.attached,
+            linked_only=content.linked_only,
             link_expiry_text=f"after {settings.link_expiry_seconds // 3600} hours" if content.links else "",
         )
     )

@@ -118,6 +118,7 @@ class MessageItem(Item):
     attachments = ListAttribute(of=AttachmentMap, default=list)
     email_message_id = UnicodeAttribute(null=True)
     external_id = UnicodeAttribute(null=True)
+    text_s3_key = UnicodeAttribute(null=True)  # the full text in the mail bucket when `text` is only its preview
 
 
 class ThreadItem(Item):
@@ -153,6 +154,8 @@ class SettingsItem(Item):
     digest_window_seconds = NumberAttribute(default=120)
     attach_max_bytes = NumberAttribute(default=256 * 1024)
     link_expiry_seconds = NumberAttribute(default=7 * 24 * 3600)
+    token_lifetime_days = NumberAttribute(default=180)
+    never_attach_types = UnicodeAttribute(null=True)
 
 
 class PendingItem(Item):

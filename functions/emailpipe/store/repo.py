@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from emailpipe.domain.errors import AlreadyExistsError
@@ -277,6 +277,7 @@ def _message_item(message: Message) -> MessageItem:
         ],
         email_message_id=message.email_message_id,
         external_id=message.external_id,
+        text_s3_key=message.text_s3_key,
     )
 
 
@@ -297,6 +298,7 @@ def _message_from(item: MessageItem) -> Message:
         ),
         email_message_id=item.email_message_id,
         external_id=item.external_id,
+        text_s3_key=item.text_s3_key,
     )
 
 
@@ -437,6 +439,38 @@ def record_outcome(record: InboundRecord) -> bool:
             return False
         raise
     return True
+
+
+# DynamoDB answers a retry can fix; any other answer to a write is permanent (an item over 400 KB, a bad request).
+_RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "LimitExceededException",
+    }
+)
+# Cancellation reasons of a transaction that a retry cannot fix.
+_PERMANENT_REASONS = frozenset({"ValidationError", "ItemCollectionSizeLimitExceeded"})
+
+
+def permanent_error_code(exc: BaseException) -> str | None:
+    """The DynamoDB error code of a failed write that no retry can fix (`ValidationException` for an item over
+    400 KB, ...), or None when the failure may pass (throttling, a conflict, the network) or is not DynamoDB's.
+    """
+    if not isinstance(exc, PynamoDBException):
+        return None
+    code = exc.cause_response_code
+    if code == "TransactionCanceledException":
+        reasons = [r.code for r in getattr(exc, "cancellation_reasons", None) or [] if r is not None]
+        return next((f"{code}:{reason}" for reason in reasons if reason in _PERMANENT_REASONS), None)
+    if code is None or code in _RETRYABLE_CODES:
+        return None
+    return code
 
 
 def get_inbound(s3_key: str) -> InboundRecord | None:

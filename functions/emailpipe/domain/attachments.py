@@ -1,0 +1,95 @@
+"""Active attachments: files a browser or a mail client would run or render as a page, and how we hand them out.
+
+Every attachment link forces a download (`Content-Disposition: attachment`); an active file is also served as
+`application/octet-stream`, so even a browser that ignored the disposition would not render it. A file's types
+are its name's extension, the extension of its declared content type, and `html` when its first bytes are markup
+although it claims to be something else (a `.pdf` without the `%PDF-` magic holding `<html`). The setting
+`never_attach_types` lists the types that are linked only, never attached to a notification.
+"""
+
+from __future__ import annotations
+
+NEUTRAL_CONTENT_TYPE = "application/octet-stream"
+DEFAULT_NEVER_ATTACH = "html,htm,svg,js,mjs,exe,bat,cmd,com,scr,ps1,vbs,jar,msi,sh,app,dll,hta"
+SNIFF_BYTES = 1024
+
+# Types a browser renders or runs from our origin, or an OS runs on a double click: always served neutral.
+ACTIVE_TYPES = frozenset(
+    {*DEFAULT_NEVER_ATTACH.split(","), "xhtml", "xht", "shtml", "xml", "xsl", "xslt", "mht", "mhtml", "swf", "wsf"}
+)
+_TYPE_OF_CONTENT = {
+    "text/html": "html",
+    "application/xhtml+xml": "xhtml",
+    "image/svg+xml": "svg",
+    "text/xml": "xml",
+    "application/xml": "xml",
+    "text/javascript": "js",
+    "application/javascript": "js",
+    "application/x-javascript": "js",
+    "application/ecmascript": "js",
+    "application/hta": "hta",
+    "application/x-msdownload": "exe",
+    "application/x-msdos-program": "exe",
+    "application/vnd.microsoft.portable-executable": "exe",
+    "application/x-sh": "sh",
+    "application/x-shellscript": "sh",
+    "application/java-archive": "jar",
+    "application/x-ms-installer": "msi",
+    "application/x-msi": "msi",
+    "message/rfc822": "eml",
+    "application/pdf": "pdf",
+    "application/x-shockwave-flash": "swf",
+    "multipart/related": "mhtml",
+}
+_MARKUP = (b"<html", b"<svg", b"<script", b"<!doctype html", b"<body", b"<iframe", b"<?xml")
+_MAGIC = {"pdf": b"%PDF-"}
+
+
+def parse_types(setting: str) -> frozenset[str]:
+    """The extensions in a comma-separated setting (`none` or empty for none), lower-case, without dots."""
+    items = (item.strip().lower().lstrip(".") for item in setting.replace(";", ",").split(","))
+    return frozenset(item for item in items if item and item != "none")
+
+
+def _extension(filename: str) -> str:
+    stem, dot, ext = filename.strip().rstrip(". ").rpartition(".")
+    return ext.lower() if dot and stem else ""
+
+
+def disguised_markup(filename: str, content_type: str, head: bytes) -> bool:
+    """True when a file claiming a type with a known magic number (a PDF) lacks it and starts with markup instead."""
+    claimed = {_extension(filename), _TYPE_OF_CONTENT.get(content_type.lower().partition(";")[0].strip(), "")}
+    for kind, magic in _MAGIC.items():
+        # Readers accept the magic anywhere in the first kilobyte, so only its absence there is a disguise.
+        if kind in claimed and magic not in head[:SNIFF_BYTES]:
+            lowered = head[:SNIFF_BYTES].lower()
+            return any(marker in lowered for marker in _MARKUP)
+    return False
+
+
+def types_of(filename: str, content_type: str, head: bytes = b"") -> frozenset[str]:
+    """Every type a file could be taken for: its extension, its content type's, `html` when it is disguised markup."""
+    found = {_extension(filename), _TYPE_OF_CONTENT.get(content_type.lower().partition(";")[0].strip(), "")}
+    if head and disguised_markup(filename, content_type, head):
+        found.add("html")
+    return frozenset(found - {""})
+
+
+def is_active(filename: str, content_type: str, head: bytes = b"") -> bool:
+    """True when the file must be served as a neutral download (a page, a script, a program, disguised markup)."""
+    return bool(types_of(filename, content_type, head) & ACTIVE_TYPES)
+
+
+def may_attach(filename: str, content_type: str, head: bytes, never_attach: frozenset[str]) -> bool:
+    """False when a notification must only link the file: one of its types is listed, or it is disguised markup."""
+    types = types_of(filename, content_type, head)
+    return not (types & never_attach) and not disguised_markup(filename, content_type, head)
+
+
+def download_disposition(filename: str) -> str:
+    """A `Content-Disposition: attachment` value carrying the name in RFC 5987 form (any language, no injection)."""
+    from urllib.parse import quote
+
+    cleaned = "".join(ch for ch in filename if ch.isprintable() and ch not in '"\\') or "attachment"
+    ascii_name = "".join(ch if 32 <= ord(ch) < 127 else "_" for ch in cleaned)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(cleaned, safe='')}"
