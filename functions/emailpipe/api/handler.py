@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import warnings
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -13,6 +14,8 @@ from emailpipe.api.auth import authenticate
 from emailpipe.api.context import api_context  # the first request's init (benchmarks/bench_coldstart.py runs it)
 from emailpipe.observability import logger, metrics
 
+# Most requests count nothing (ApiAuthFailures is the API's metric); an empty flush is not worth a warning each.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 app = APIGatewayHttpResolver(strip_prefixes=None)
 # Every module of api/routes (ours, the webhooks', the connectors') is one router.
 ROUTE_MODULES = tuple(

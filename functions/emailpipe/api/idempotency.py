@@ -50,6 +50,7 @@ def _runner(table_name: str) -> Callable[..., dict[str, Any]]:
     decorated = idempotent_function(
         data_keyword_argument="request", persistence_store=persistence_layer(table_name), config=config
     )(_run)
+    decorated.config = config  # type: ignore[attr-defined]
     return decorated
 
 
@@ -79,7 +80,11 @@ def once(app: Any, table_name: str, operation: Callable[[], Response]) -> Respon
     }
     token, ran = _operation.set(operation), _ran.set(False)
     try:
-        result = _runner(table_name)(request=request)
+        runner = _runner(table_name)
+        if app.lambda_context is not None:
+            # An in-progress record expires with the invocation, so a timed-out request can be retried at once.
+            runner.config.register_lambda_context(app.lambda_context)
+        result = runner(request=request)
         replayed = not _ran.get()
     finally:
         _operation.reset(token)
