@@ -44,6 +44,7 @@ from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
+from emailpipe.domain.names import clean_name
 from emailpipe.domain.reply import extract_from_message
 from emailpipe.domain.tokens import find_token
 from emailpipe.mail.mime_raw import (
@@ -179,14 +180,14 @@ def _normalise_address(name: str, addr: str) -> Address | None:
     local, at, domain = addr.rpartition("@")
     if at:
         addr = f"{local}@{domain.lower()}"
-    name = clean_line(name)
+    name = clean_name(clean_line(name))
     return Address(name=name if name != addr else "", email=addr)
 
 
 def sanitize_filename(name: str | None, content_type: str, index: int) -> str:
     """Return a safe basename for an attachment, generated from the content type when nothing is left."""
     # Controls are removed, not replaced: a CR/LF or a bidi override inside a name has no business there.
-    name = (name or "").translate(_UNSAFE_NAME)
+    name = clean_name((name or "").translate(_UNSAFE_NAME), separator="")
     name = name.replace("\\", "/").rsplit("/", 1)[-1].strip(" .")
     if len(name) > MAX_FILENAME:
         stem, dot, ext = name.rpartition(".")
