@@ -115,11 +115,15 @@ class Connector:
         )
 
     def on_status_updated(self, event: mapping.StatusUpdated) -> WebhookResult:
-        """Archived or trashed in Support Board: closed in emailpipe; any other status: open."""
+        """Archived in Support Board: archived in emailpipe; trashed: closed; any other status: open."""
         link = external_ids.get_link(SYSTEM, "conversation", event.conversation_id)
         if link is None:
             return _ignored("conversation_unknown")
         status = mapping.conversation_status(event.status_code)
+        # Support Board reports a status change with nearly every message (waiting for the user / for an agent):
+        # only a change of emailpipe's status is written.
+        if self.chat.get_conversation(link.target).status == status:
+            return _ignored("unchanged", conversation_id=link.target)
         conversation = self.chat.update_conversation(link.target, status=status)
         return WebhookResult("processed", None, {"conversation_id": conversation.id, "conversation_status": status})
 
