@@ -114,10 +114,14 @@ class Settings(Record):
     require_authentication: bool = False
     max_emails_per_sender: int = 20
     max_emails_per_conversation: int = 20
+    # Convert-all mail from senders without a person record, per sender domain (within rate_window_seconds).
+    max_stranger_emails_per_domain: int = 50
     rate_window_seconds: int = 600
     digest_window_seconds: int = 120
     attach_max_bytes: int = 256 * 1024
     link_expiry_seconds: int = 7 * 24 * 3600
+    # Staff domains whose replies post without an aligned SPF/DKIM/DMARC pass (comma-separated; subdomains included).
+    staff_unauthenticated_domains: str = ""
     token_lifetime_days: int = 180  # a reply token is rejected (token_expired) this long after its issue day
     # File types linked but never attached to notifications (comma-separated extensions; see domain/attachments.py).
     never_attach_types: str = "html,htm,svg,js,mjs,exe,bat,cmd,com,scr,ps1,vbs,jar,msi,sh,app,dll,hta"
@@ -132,10 +136,12 @@ class Settings(Record):
         "require_authentication",
         "max_emails_per_sender",
         "max_emails_per_conversation",
+        "max_stranger_emails_per_domain",
         "rate_window_seconds",
         "digest_window_seconds",
         "attach_max_bytes",
         "link_expiry_seconds",
+        "staff_unauthenticated_domains",
         "token_lifetime_days",
         "never_attach_types",
     )

@@ -12,6 +12,8 @@
 | settings     | SETTINGS            | GLOBAL                     | -                 | -             |
 | inbound      | INBOUND#<s3 key>    | OUTCOME                    | INBOUND           | <received iso>|
 | rate         | RATE#<scope>#<key>  | W#<window start>           | -                 | -             |
+| rate log     | RATE#<scope>#<key>  | LOG                        | -                 | -             |
+| email id     | EMAILID#<sha256>    | FIRST                      | -                 | -             |
 | mailbox      | MAILBOX#<id>        | STATUS                     | -                 | -             |
 | mailbox_lease| MAILBOX#<id>        | LEASE                      | -                 | -             |
 | mailbox_msg  | MAILBOX#<id>        | UID#<v>#<uid> or UIDL#<u>  | -                 | -             |
@@ -72,6 +74,8 @@ class PersonItem(IndexedItem):
     online = BooleanAttribute(default=False)
     last_seen = NumberAttribute(default=0)
     bouncing = BooleanAttribute(default=False)
+    # Why `bouncing` was set (and when it was cleared): see store/bounces.py and domain/bounces.py.
+    bounce_evidence = MapAttribute(null=True)
     email_notifications = BooleanAttribute(default=True)
     unsubscribed = BooleanAttribute(default=False)
     created_at = NumberAttribute(default=0)
@@ -154,6 +158,8 @@ class SettingsItem(Item):
     digest_window_seconds = NumberAttribute(default=120)
     attach_max_bytes = NumberAttribute(default=256 * 1024)
     link_expiry_seconds = NumberAttribute(default=7 * 24 * 3600)
+    staff_unauthenticated_domains = UnicodeAttribute(null=True)
+    max_stranger_emails_per_domain = NumberAttribute(default=50)
     token_lifetime_days = NumberAttribute(default=180)
     never_attach_types = UnicodeAttribute(null=True)
 
@@ -171,6 +177,21 @@ class RateItem(Item):
 
     count = NumberAttribute(default=0)
     expires_at = NumberAttribute(null=True)
+
+
+class RateLogItem(Item):
+    """The times of the emails posted under one cap within its sliding window; `version` guards each rewrite."""
+
+    times = ListAttribute(of=NumberAttribute, default=list)
+    version = NumberAttribute(default=0)
+    expires_at = NumberAttribute(null=True)
+
+
+class EmailIdItem(Item):
+    """The first stored copy of one email (its sender and Message-ID): later copies are recorded as duplicates."""
+
+    s3_key = UnicodeAttribute()
+    stored_at = NumberAttribute(default=0)
 
 
 class InboundItem(IndexedItem):
@@ -242,4 +263,6 @@ ALL_MODELS: tuple[type[Model], ...] = (
     MailboxLeaseItem,
     MailboxMessageItem,
     PendingItem,
+    RateLogItem,
+    EmailIdItem,
 )

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
@@ -32,13 +33,14 @@ from emailpipe.store.models import (
     ConversationItem,
     DeliveryItem,
     DepartmentItem,
+    EmailIdItem,
     InboundItem,
     IndexedItem,
     Item,
     MessageItem,
     PendingItem,
     PersonItem,
-    RateItem,
+    RateLogItem,
     SettingsItem,
     ThreadItem,
 )
@@ -105,7 +107,17 @@ def _person_from(item: PersonItem) -> Person:
 
 def put_person(person: Person) -> None:
     """Create a person; their email must be new."""
-    item = PersonItem(
+    item = _person_item(person)
+    try:
+        item.save(condition=PersonItem.pk.does_not_exist())
+    except PutError as exc:
+        if _is_conditional_failure(exc):
+            raise AlreadyExistsError(f"a person with that email exists: {person.email}") from exc
+        raise
+
+
+def _person_item(person: Person) -> PersonItem:
+    return PersonItem(
         pk=f"PERSON#{person.email}",
         sk="PROFILE",
         entity="person",
@@ -122,12 +134,6 @@ def put_person(person: Person) -> None:
         unsubscribed=person.unsubscribed,
         created_at=time.time(),
     )
-    try:
-        item.save(condition=PersonItem.pk.does_not_exist())
-    except PutError as exc:
-        if _is_conditional_failure(exc):
-            raise AlreadyExistsError(f"a person with that email exists: {person.email}") from exc
-        raise
 
 
 def ensure_person(person: Person) -> None:
@@ -224,12 +230,18 @@ def _conversation_from(item: ConversationItem) -> Conversation:
 
 def put_conversation(conversation: Conversation) -> None:
     """Create a conversation."""
-    ConversationItem(
+    _conversation_item(conversation).save(condition=ConversationItem.pk.does_not_exist())
+
+
+def _conversation_item(conversation: Conversation) -> ConversationItem:
+    return ConversationItem(
         pk=f"CONV#{conversation.id}",
         sk="META",
         entity="conversation",
         gsi1pk=f"USER#{conversation.user_email}",
         gsi1sk=_iso(conversation.created_at),
+        gsi2pk=f"STATUS#{conversation.status}",
+        gsi2sk=_iso(conversation.created_at),
         id=conversation.id,
         user_email=conversation.user_email,
         subject=conversation.subject,
@@ -237,7 +249,7 @@ def put_conversation(conversation: Conversation) -> None:
         assigned_agent=conversation.assigned_agent,
         status=conversation.status,
         created_at=conversation.created_at,
-    ).save(condition=ConversationItem.pk.does_not_exist())
+    )
 
 
 def ensure_conversation(conversation: Conversation) -> None:
@@ -393,39 +405,117 @@ class RateLimit:
     window_seconds: int
 
 
-def store_inbound_message(message: Message, record: InboundRecord, limits: Sequence[RateLimit] = ()) -> str:
-    """Store the message, its `stored` outcome and the rate counters in one transaction.
+def store_inbound_message(
+    message: Message,
+    record: InboundRecord,
+    limits: Sequence[RateLimit] = (),
+    *,
+    conversation: Conversation | None = None,
+    new_person: Person | None = None,
+    email_key: str | None = None,
+) -> str:
+    """Store the message with everything that exists only because of it, in one transaction.
 
-    Returns "stored", "duplicate" (this email was stored before) or "rate_limited:<scope>" (a cap is reached).
+    The transaction holds the `stored` outcome, the message, the conversation it opens and the stranger who wrote
+    it (convert-all mail), the first-copy guard of the email (`email_key`: a hash of its sender and Message-ID)
+    and the sliding-window log of every cap. So a quarantined or duplicate email leaves nothing behind.
+
+    Returns "stored"; "duplicate" (this S3 object was stored before); "duplicate_of:<s3 key>" (the same email was
+    stored from another S3 object); or "rate_limited:<scope>" (that cap already counts `limit` emails within the
+    last `window_seconds`: a sliding window, so no burst at a window boundary gets more through).
     """
     not_stored_yet = InboundItem.pk.does_not_exist() | (InboundItem.status != Outcome.STORED.value)
+    now = record.received_at
+    for _attempt in range(_RATE_LOG_ATTEMPTS):
+        logs = _rate_logs(limits)
+        writes: list[tuple[RateLimit, RateLogItem, Any]] = []
+        for limit in limits:
+            times, version = logs.get(_rate_log_pk(limit), ((), None))
+            recent = sorted(t for t in times if t > now - limit.window_seconds)
+            if limit.limit <= 0 or len(recent) >= limit.limit:
+                # Over the cap: a later copy of an email stored before is still a duplicate, not a quarantine.
+                first = first_copy(email_key) if email_key else None
+                if first is not None and first != record.s3_key:
+                    return f"duplicate_of:{first}"
+                return f"rate_limited:{limit.scope}"
+            item = RateLogItem(
+                pk=_rate_log_pk(limit),
+                sk="LOG",
+                entity="rate",
+                times=[*recent[-(limit.limit - 1) :], now] if limit.limit > 1 else [now],
+                version=(version or 0) + 1,
+                expires_at=int(now + limit.window_seconds) + 1,
+            )
+            unchanged = RateLogItem.version.does_not_exist() if version is None else RateLogItem.version == version
+            writes.append((limit, item, unchanged))
+        parts: list[str] = []
+        try:
+            with TransactWrite(connection=_connection()) as transaction:
+                if email_key:
+                    guard = EmailIdItem(
+                        pk=f"EMAILID#{email_key}", sk="FIRST", entity="email_id", s3_key=record.s3_key, stored_at=now
+                    )
+                    transaction.save(
+                        guard, condition=EmailIdItem.pk.does_not_exist() | (EmailIdItem.s3_key == record.s3_key)
+                    )
+                    parts.append("email_id")
+                for limit, item, unchanged in writes:
+                    transaction.save(item, condition=unchanged)
+                    parts.append(f"rate:{limit.scope}")
+                if new_person is not None:
+                    transaction.save(_person_item(new_person), condition=PersonItem.pk.does_not_exist())
+                    parts.append("person")
+                transaction.save(_inbound_item(record), condition=not_stored_yet)
+                parts.append("inbound")
+                if conversation is not None:
+                    # Its id derives from this S3 key, which the outcome's condition already makes new.
+                    transaction.save(_conversation_item(conversation))
+                    parts.append("conversation")
+                transaction.save(_message_item(message), condition=MessageItem.pk.does_not_exist())
+                parts.append("message")
+        except TransactWriteError as exc:
+            reasons = list(getattr(exc, "cancellation_reasons", None) or [])
+            failed = {
+                parts[i] for i, r in enumerate(reasons) if r is not None and r.code == _TRANSACTION_CONDITION_FAILED
+            }
+            if not failed:
+                raise
+            if failed & {"inbound", "message"}:
+                return "duplicate"
+            if "email_id" in failed:
+                return f"duplicate_of:{first_copy(email_key) if email_key else ''}"
+            if "person" in failed:
+                new_person = None  # another email of this stranger created them meanwhile: keep that record
+            # Otherwise a cap's log changed meanwhile (a concurrent email): read it again and decide again.
+            continue
+        return "stored"
+    raise RuntimeError("inbound store: the rate logs kept changing; the queue retries this email")
+
+
+_RATE_LOG_ATTEMPTS = 5
+
+
+def _rate_log_pk(limit: RateLimit) -> str:
+    return f"RATE#{limit.scope}#{limit.key}"
+
+
+def _rate_logs(limits: Sequence[RateLimit]) -> dict[str, tuple[tuple[float, ...], int | None]]:
+    """{pk: (times, version)} of the caps' logs, read consistently in one request."""
+    if not limits:
+        return {}
+    keys = list(dict.fromkeys((_rate_log_pk(limit), "LOG") for limit in limits))
+    found = {}
+    for item in RateLogItem.batch_get(keys, consistent_read=True):
+        found[item.pk] = (tuple(float(t) for t in item.times or ()), int(item.version or 0))
+    return found
+
+
+def first_copy(email_key: str) -> str | None:
+    """The S3 key of the first stored copy of the email with this key (see store_inbound_message), or None."""
     try:
-        with TransactWrite(connection=_connection()) as transaction:
-            transaction.save(_inbound_item(record), condition=not_stored_yet)
-            transaction.save(_message_item(message), condition=MessageItem.pk.does_not_exist())
-            for limit in limits:
-                window = int(record.received_at // limit.window_seconds) * limit.window_seconds
-                transaction.update(
-                    RateItem(pk=f"RATE#{limit.scope}#{limit.key}", sk=f"W#{window}"),
-                    actions=[
-                        RateItem.count.add(1),
-                        RateItem.entity.set("rate"),
-                        RateItem.expires_at.set(window + 2 * limit.window_seconds),
-                    ],
-                    # A cap of 0 holds every email back (the comparison is false on a missing counter).
-                    condition=(RateItem.count.does_not_exist() | (RateItem.count < limit.limit))
-                    if limit.limit > 0
-                    else RateItem.count < 0,
-                )
-    except TransactWriteError as exc:
-        reasons = list(getattr(exc, "cancellation_reasons", None) or [])
-        failed = [i for i, r in enumerate(reasons) if r is not None and r.code == _TRANSACTION_CONDITION_FAILED]
-        if not failed:
-            raise
-        if failed[0] < 2:
-            return "duplicate"
-        return f"rate_limited:{limits[failed[0] - 2].scope}"
-    return "stored"
+        return EmailIdItem.get(f"EMAILID#{email_key}", "FIRST", consistent_read=True).s3_key
+    except EmailIdItem.DoesNotExist:
+        return None
 
 
 def record_outcome(record: InboundRecord) -> bool:
