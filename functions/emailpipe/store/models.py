@@ -5,6 +5,9 @@
 | person       | PERSON#<email>      | PROFILE                    | ROLE#<role>       | <email>       |
 | department   | DEPT#<name lower>   | DEPT                       | DEPARTMENTS       | <name>        |
 | conversation | CONV#<id>           | META                       | USER#<email>      | <created iso> |
+|              |                     | (gsi2: STATUS#<status>, <created iso>)                         |
+| external id  | CONV#<id>           | EXT#<external id>          | -                 | -             |
+| api key      | APIKEY#<id>         | KEY                        | APIKEYS           | <id>          |
 | message      | CONV#<id>           | MSG#<created>#<message id> | -                 | -             |
 | thread       | CONV#<id>           | THREAD#<recipient email>   | -                 | -             |
 | pending      | CONV#<id>           | PENDING#<recipient email>  | -                 | -             |
@@ -44,6 +47,17 @@ class Gsi1(GlobalSecondaryIndex):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class Gsi2(GlobalSecondaryIndex):
+    """Conversations by status (the API's `GET /v1/conversations?status=`)."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
 class Item(Model):
     """Base of every entity; `configure()` points all of them at the table."""
 
@@ -62,6 +76,11 @@ class IndexedItem(Item):
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     gsi1 = Gsi1()
+    # Only conversations fill gsi2 (by status); it is declared here so that the one shared connection, made from
+    # this class's schema (repo.configure), knows both indexes.
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi2 = Gsi2()
 
 
 class PersonItem(IndexedItem):
@@ -123,6 +142,24 @@ class MessageItem(Item):
     email_message_id = UnicodeAttribute(null=True)
     external_id = UnicodeAttribute(null=True)
     text_s3_key = UnicodeAttribute(null=True)  # the full text in the mail bucket when `text` is only its preview
+
+
+class ExternalIdItem(Item):
+    """The guard that makes a chat product's message id unique in a conversation; points at the message."""
+
+    message_sk = UnicodeAttribute()
+
+
+class ApiKeyItem(IndexedItem):
+    """An HTTP API key: only the SHA-256 of the key is kept."""
+
+    key_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    scope = UnicodeAttribute()
+    key_hash = UnicodeAttribute()
+    created_at = NumberAttribute()
+    last_used = NumberAttribute(null=True)
+    revoked_at = NumberAttribute(null=True)
 
 
 class ThreadItem(Item):
@@ -263,6 +300,8 @@ ALL_MODELS: tuple[type[Model], ...] = (
     MailboxLeaseItem,
     MailboxMessageItem,
     PendingItem,
+    ExternalIdItem,
+    ApiKeyItem,
     RateLogItem,
     EmailIdItem,
 )
