@@ -16,9 +16,8 @@ def _is_local() -> bool:
 
 def cmd_webhook(args: argparse.Namespace, info: Any) -> int:
     """Dispatch one `webhook` action."""
-    return {"add": _add, "list": _list, "show": _show, "remove": _remove, "redeliver": _redeliver}[args.action](
-        args, info
-    )
+    actions = {"add": _add, "list": _list, "show": _show, "deliveries": _show, "remove": _remove}
+    return {**actions, "redeliver": _redeliver}[args.action](args, info)
 
 
 def _add(args: argparse.Namespace, info: Any) -> int:
@@ -105,10 +104,11 @@ def add_parser(sub: Any, func: Any) -> None:
     p = hooks.add_parser("list", help="every subscription with its last delivery status")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=func)
-    p = hooks.add_parser("show", help="one subscription and its recent deliveries")
-    p.add_argument("id")
-    p.add_argument("--limit", type=int, default=20)
-    p.set_defaults(func=func)
+    for name in ("show", "deliveries"):
+        p = hooks.add_parser(name, help="one subscription and its recent deliveries (status, attempts, error)")
+        p.add_argument("id")
+        p.add_argument("--limit", type=int, default=20)
+        p.set_defaults(func=func)
     p = hooks.add_parser("remove", help="remove a subscription")
     p.add_argument("id")
     p.set_defaults(func=func)
