@@ -56,12 +56,15 @@ def cmd_local(args: argparse.Namespace) -> int:
     """Run the embedded AWS in the foreground with the triggers."""
     import threading
 
+    from emailpipe.local.api_server import ApiServer
     from emailpipe.local.stack import LocalStack
 
     _quiet_lambda_output()
     stack = LocalStack(port=args.port, stack_name=_stack_name()).start()
-    assert stack.triggers is not None
+    assert stack.triggers is not None and stack.info is not None
+    api = ApiServer(stack.info, port=args.api_port).start()
     print(f"AWS_ENDPOINT_URL={stack.endpoint}", flush=True)
+    print(f"EMAILPIPE_API_URL={api.url}", flush=True)
     print(f"# stack {stack.stack_name} provisioned from template.yaml; Ctrl-C stops", file=sys.stderr, flush=True)
     stop = threading.Event()
     try:
@@ -70,6 +73,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         pass
     finally:
         stop.set()
+        api.stop()
         stack.stop()
     return 0
 
@@ -102,8 +106,10 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_presence(args: argparse.Namespace) -> int:
+    from emailpipe.chat import normalize_email
+
     _api(_connect()).set_presence(args.email, args.state == "online")
-    print(f"{args.email.strip().lower()} {args.state}")
+    print(f"{normalize_email(args.email)} {args.state}")
     return 0
 
 
@@ -174,7 +180,9 @@ def cmd_conversation_show(args: argparse.Namespace) -> int:
 
 
 def cmd_message_post(args: argparse.Namespace) -> int:
-    message = _api(_connect()).post_message(args.conversation, args.sender, args.text, [Path(p) for p in args.attach])
+    message, _created = _api(_connect()).post_message(
+        args.conversation, args.sender, args.text, [Path(p) for p in args.attach]
+    )
     print(f"message {message.id} posted by {message.author_email or 'bot'}")
     return 0
 
@@ -224,10 +232,11 @@ def cmd_inbound(args: argparse.Namespace) -> int:
 
 
 def cmd_inbound_log(args: argparse.Namespace) -> int:
+    from emailpipe.chat import parse_since
     from emailpipe.store import repo
 
     _connect()
-    since = _parse_since(args.since) if args.since else 0.0
+    since = parse_since(args.since) if args.since else 0.0
     records = [r for r in repo.list_inbound(since) if not args.reason or r.reason == args.reason]
     if args.json:
         print(json.dumps([outcome_dict(r) for r in records], indent=2))
@@ -237,38 +246,15 @@ def cmd_inbound_log(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_since(value: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if value[-1:] in units and value[:-1].isdigit():
-        return time.time() - int(value[:-1]) * units[value[-1]]
-    return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
-
-
 def cmd_redrive(args: argparse.Namespace) -> int:
     """Send a recorded email through the inbound function again, as a new S3 event on its queue."""
-    from urllib.parse import quote
-
-    from emailpipe.aws import client
     from emailpipe.store import repo
 
     info = _connect()
-    before = repo.get_inbound(args.s3_key)
-    if before is None:
-        print(f"emailpipe: no inbound email recorded at {args.s3_key}", file=sys.stderr)
-        return 1
-    if before.status.value == "stored":
+    before, queued = _api(info).redrive(args.s3_key, info.outputs["InboundQueueUrl"])
+    if not queued:
         print(json.dumps(outcome_dict(before)))
         return 0
-    event = {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Redrive",
-                "s3": {"bucket": {"name": info.outputs["MailBucketName"]}, "object": {"key": quote(args.s3_key)}},
-            }
-        ]
-    }
-    client("sqs").send_message(QueueUrl=info.outputs["InboundQueueUrl"], MessageBody=json.dumps(event))
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         after = repo.get_inbound(args.s3_key)
@@ -289,65 +275,6 @@ def cmd_mailbox(args: argparse.Namespace) -> int:
     return mailbox.cmd_mailbox_test(args, info) if args.action == "test" else mailbox.cmd_mailbox_poll(args, info)
 
 
-_STATUS_METRICS = (
-    "EmailsReceived",
-    "MessagesStored",
-    "EmailsRejected",
-    "EmailsQuarantined",
-    "NotificationsSent",
-    "NotificationsFailed",
-)
-
-
-def _cloudwatch_sums(since: float) -> dict[str, float]:
-    from emailpipe.aws import client
-
-    queries = [
-        {
-            "Id": f"m{i}",
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": "emailpipe",
-                    "MetricName": name,
-                    "Dimensions": [{"Name": "service", "Value": "emailpipe"}],
-                },
-                "Period": 3600,
-                "Stat": "Sum",
-            },
-        }
-        for i, name in enumerate(_STATUS_METRICS)
-    ]
-    response = client("cloudwatch").get_metric_data(
-        MetricDataQueries=queries,
-        StartTime=datetime.fromtimestamp(since, UTC),
-        EndTime=datetime.now(UTC),
-    )
-    values = {r["Id"]: sum(r.get("Values", [])) for r in response["MetricDataResults"]}
-    return {name: values.get(f"m{i}", 0.0) for i, name in enumerate(_STATUS_METRICS)}
-
-
-def _local_sums(since: float) -> tuple[dict[str, float], dict[str, int]]:
-    from emailpipe.store import repo
-
-    records = repo.list_inbound(since)
-    reasons: dict[str, int] = {}
-    for record in records:
-        if record.status.value != "stored":
-            reasons[f"{record.status.value}:{record.reason}"] = (
-                reasons.get(f"{record.status.value}:{record.reason}", 0) + 1
-            )
-    deliveries = repo.delivery_counts_since(since)
-    sums = {
-        "EmailsReceived": len(records),
-        "MessagesStored": sum(r.status.value == "stored" for r in records),
-        "EmailsRejected": sum(r.status.value == "rejected" for r in records),
-        "EmailsQuarantined": sum(r.status.value == "quarantined" for r in records),
-        "NotificationsSent": deliveries.get("sent", 0),
-        "NotificationsFailed": deliveries.get("failed", 0) + deliveries.get("failed_permanent", 0),
-    }
-    return sums, reasons
-
-
 def cmd_webhook(args: argparse.Namespace) -> int:
     """`webhook add|list|show|remove|redeliver` (in emailpipe/cli/webhooks.py)."""
     from emailpipe.cli import webhooks
@@ -358,34 +285,21 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """The last hour's figures: from CloudWatch on AWS, from the local stack's own records locally."""
-    from emailpipe.aws import client
-
     info = _connect()
-    since = time.time() - args.hours * 3600
-    reasons: dict[str, int] = {}
-    if _is_local_endpoint():
-        sums, reasons = _local_sums(since)
-        source = "local stack records"
-    else:
-        sums = _cloudwatch_sums(since)
-        source = "CloudWatch metrics (namespace emailpipe)"
-    queues = {}
-    for output in ("InboundDeadLetterQueueUrl", "NotifierDeadLetterQueueUrl", "DigestDeadLetterQueueUrl"):
-        url = info.outputs.get(output)
-        if url:
-            attributes = client("sqs").get_queue_attributes(
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"]
-            queues[output.removesuffix("Url")] = int(attributes.get("ApproximateNumberOfMessages", 0))
+    queues = {
+        output.removesuffix("Url"): info.outputs.get(output, "")
+        for output in ("InboundDeadLetterQueueUrl", "NotifierDeadLetterQueueUrl", "DigestDeadLetterQueueUrl")
+    }
+    figures = _api(info).status(args.hours, local=_is_local_endpoint(), dead_letter_queues=queues)
     if args.json:
-        print(json.dumps({"since": since, "source": source, "metrics": sums, "reasons": reasons, "dlq": queues}))
+        print(json.dumps(figures))
         return 0
-    print(f"emailpipe status, last {args.hours:g} h ({source})")
-    for name, value in sums.items():
+    print(f"emailpipe status, last {args.hours:g} h ({figures['source']})")
+    for name, value in figures["metrics"].items():
         print(f"  {name:<22} {value:>8g}")
-    for reason, value in sorted(reasons.items()):
+    for reason, value in sorted(figures["reasons"].items()):
         print(f"    {reason:<34} {value:>4}")
-    for name, depth in queues.items():
+    for name, depth in figures["dlq"].items():
         flag = "  <- needs attention" if depth else ""
         print(f"  {name:<28} {depth:>4}{flag}")
     return 0
@@ -449,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("local", help="run the embedded AWS, provisioned from template.yaml, with the triggers")
     p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--api-port", type=int, default=0, help="port of the HTTP API (0: a free port)")
     p.set_defaults(func=cmd_local)
 
     p = sub.add_parser("demo", help="run the whole story on an in-process local stack")
@@ -543,6 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = box.add_parser(action, help=text)
         p.add_argument("--secret", help="the mailbox secret (default: the stack output MailboxSecretName)")
         p.set_defaults(func=cmd_mailbox)
+
+    from emailpipe.cli import apikeys
+
+    apikeys.add_parser(sub, _connect)
 
     from emailpipe.cli import webhooks as webhook_commands
 
