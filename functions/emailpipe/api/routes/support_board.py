@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -16,8 +17,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from emailpipe.api.context import api_context
 from emailpipe.api.problems import ProblemError
-from emailpipe.connectors.support_board import inbound, settings
-from emailpipe.connectors.support_board.client import SupportBoardClient, SupportBoardError
 from emailpipe.observability import count_with_reason, logger, metrics
 
 router = APIGatewayHttpRouter()
@@ -26,7 +25,9 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
 
 
 @cache
-def _client(url: str, token: str) -> SupportBoardClient:
+def _client(url: str, token: str) -> Any:
+    from emailpipe.connectors.support_board.client import SupportBoardClient
+
     # Support Board waits at most 7 s for the webhook's answer; calls back into api.php must be quicker.
     return SupportBoardClient(url, token, timeout=3.0)
 
@@ -34,6 +35,10 @@ def _client(url: str, token: str) -> SupportBoardClient:
 @router.post("/v1/connectors/support-board/webhook")
 def support_board_webhook() -> Response:
     """One Support Board webhook: 200 processed or ignored; 400 naming the bad field; 401 for a wrong key."""
+    # Imported here: the API's cold start (a person waits on it) does not pay for the connector.
+    from emailpipe.connectors.support_board import inbound, settings
+    from emailpipe.connectors.support_board.client import SupportBoardError
+
     if not settings.is_configured():
         raise ProblemError("not-found", "this deployment has no Support Board connector (SupportBoardSecretName)")
     event = router.current_event
