@@ -60,7 +60,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     from emailpipe.local.stack import LocalStack
 
     _quiet_lambda_output()
-    stack = LocalStack(port=args.port, stack_name=_stack_name()).start()
+    parameters = dict(p.split("=", 1) for p in args.parameter or [])
+    stack = LocalStack(port=args.port, stack_name=_stack_name()).start(parameters)
     assert stack.triggers is not None and stack.info is not None
     api = ApiServer(stack.info, port=args.api_port).start()
     print(f"AWS_ENDPOINT_URL={stack.endpoint}", flush=True)
@@ -364,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("local", help="run the embedded AWS, provisioned from template.yaml, with the triggers")
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--api-port", type=int, default=0, help="port of the HTTP API (0: a free port)")
+    p.add_argument(
+        "--parameter",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a template parameter, e.g. SupportBoardSecretName=emailpipe/support-board (repeatable)",
+    )
     p.set_defaults(func=cmd_local)
 
     p = sub.add_parser("demo", help="run the whole story on an in-process local stack")
