@@ -432,7 +432,10 @@ class Triggers:
                     continue  # a resource moto does not deploy (the SES configuration set) or an empty parameter
                 target = literal if isinstance(node, str) else env
                 if name in owners and target.get(name) != value:
-                    raise ValueError(f"{logical} and {owners[name]} set {name} to different values")
+                    if target is env:  # two functions would read different resources under one name
+                        raise ValueError(f"{logical} and {owners[name]} set {name} to different values")
+                    print(f"local stack: {name} differs between {owners[name]} and {logical}; using the first")
+                    continue
                 target[name], owners[name] = value, logical
         if self.local:
             env["WEBHOOK_ALLOW_LOOPBACK"] = "true"
