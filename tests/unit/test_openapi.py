@@ -93,3 +93,15 @@ def test_every_served_route_is_a_route_of_the_http_api_in_the_template(served):
 
     assert served <= declared
     assert ("ANY", "$default") in declared  # anything else still gets a problem+json 404
+
+
+def test_the_access_log_names_route_keys_never_paths_bodies_or_queries():
+    api = load_template()["Resources"]["HttpApi"]["Properties"]
+    log_format = api["AccessLogSettings"]["Format"]
+    fields = set(re.findall(r"\$context\.([A-Za-z.]+)", log_format))
+
+    assert "routeKey" in fields
+    assert not fields & {"path", "resourcePath", "requestOverride.path", "identity.user", "authorizer.claims"}
+    assert "body" not in log_format.lower() and "querystring" not in log_format.lower()
+    assert api["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+    assert "POST /v1/conversations/{conversation_id}/messages" in api["RouteSettings"]
