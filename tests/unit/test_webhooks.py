@@ -210,3 +210,47 @@ def test_a_delivered_attempt_is_recorded_and_done():
 
     assert deliver(_message(1), _ctx("delivered", recorded, [])) is True
     assert recorded[0]["status"] == "delivered"
+
+
+@pytest.fixture
+def tls_receiver(tmp_path: Any) -> Iterator[tuple[int, Any]]:
+    """An HTTPS receiver on 127.0.0.1 with a certificate for `hooks.test` only (made with the openssl command)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hooks.test",
+         "-addext", "subjectAltName=DNS:hooks.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    _Receiver.seen = []
+    _Receiver.answer = 200
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client_context = ssl.create_default_context(cafile=str(cert))
+    yield server.server_address[1], client_context
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_is_pinned_to_the_checked_address_and_verifies_the_certificate_of_the_urls_host(tls_receiver):
+    port, context = tls_receiver
+    to_loopback = _resolver({"hooks.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+
+    good = webhooks.post(
+        f"https://hooks.test:{port}/in", b"{}", {}, allow_loopback=True, resolve=to_loopback, context=context
+    )
+    wrong_name = webhooks.post(
+        f"https://other.test:{port}/in", b"{}", {}, allow_loopback=True, resolve=to_loopback, context=context
+    )
+
+    assert good == Attempt("delivered", 200, None)
+    assert wrong_name.status == "retry" and "CERTIFICATE_VERIFY_FAILED" in (wrong_name.error or "")
+    assert len(_Receiver.seen) == 1
