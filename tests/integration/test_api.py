@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -81,6 +82,19 @@ def test_a_request_without_a_key_or_with_a_wrong_one_is_401(api):
         body = _problem(client("GET", "/v1/departments"), 401, "unauthorized")
         assert body["detail"]
     assert anonymous("GET", "/v1/departments").headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_refused_key_is_counted_in_the_api_auth_failures_metric(api, monkeypatch, capfd):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capfd.readouterr()
+
+    Client(api.base, "ep_000000000000_wrong")("GET", "/v1/departments")
+    Client(api.base, api.key)("GET", "/v1/departments")
+
+    emitted = [json.loads(line) for line in capfd.readouterr().out.splitlines() if '"_aws"' in line]
+    counted = [m for m in emitted if "ApiAuthFailures" in m]
+    assert len(counted) == 1 and counted[0]["ApiAuthFailures"] in (1, [1], 1.0, [1.0])
+    assert counted[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "emailpipe"
 
 
 def test_api_key_created_by_the_cli_works_until_it_is_revoked(env, api_url):
