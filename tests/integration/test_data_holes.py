@@ -116,13 +116,15 @@ def test_a_reply_with_600_kb_of_pasted_text_is_stored_and_emailed_whole(env, wor
 def test_a_reply_whose_item_is_still_too_big_is_recorded_store_failed_and_can_be_redriven(running, world, capsys):
     env = running
     notification = _notification_to(env, world, world.user)
-    files = [(f"{i:04d}-{'quarterly-report-' * 8}.txt", b"x", "text/plain") for i in range(995)]
+    # 995 names of 190 characters: about 470 KB of attachment metadata in the message item.
+    files = [(f"{i:04d}-{'quarterly-report-' * 11}.txt", b"x", "text/plain") for i in range(995)]
 
     raw = reply_to(notification, world.user, "Carol", "All the files", attachments=files)
     outcome = env.deliver(raw)
 
     assert (outcome.status.value, outcome.reason) == ("quarantined", "store_failed")
     assert outcome.details["error"] in ("ValidationException", "TransactionCanceledException:ValidationError")
+    assert "size" in outcome.details["detail"]
     assert _raw_kept(env, outcome)
     assert repo.list_messages(world.conversation_id)[-1].author_email == world.offline_agent  # nothing posted
     assert [r.reason for r in repo.list_inbound() if r.s3_key == outcome.s3_key] == ["store_failed"]

@@ -102,7 +102,7 @@ def process_email(raw: bytes, s3_key: str, ctx: InboundContext) -> InboundRecord
         if error is None:
             raise  # throttling, a conflict, the network: SQS retries
         # A retry cannot fix it (an item over 400 KB): recorded and kept, `emailpipe redrive` once it is fixed.
-        details = {**record.details, "error": error, "detail": str(exc)[:300]}
+        details = {**record.details, "error": error, "detail": str(getattr(exc, "cause_response_message", exc))[:300]}
         record = replace(record, status=Outcome.QUARANTINED, reason="store_failed", message_id=None, details=details)
         repo.record_outcome(record)
         return record
