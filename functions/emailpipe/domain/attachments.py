@@ -9,6 +9,8 @@ although it claims to be something else (a `.pdf` without the `%PDF-` magic hold
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 NEUTRAL_CONTENT_TYPE = "application/octet-stream"
 DEFAULT_NEVER_ATTACH = "html,htm,svg,js,mjs,exe,bat,cmd,com,scr,ps1,vbs,jar,msi,sh,app,dll,hta"
 SNIFF_BYTES = 1024
@@ -88,8 +90,6 @@ def may_attach(filename: str, content_type: str, head: bytes, never_attach: froz
 
 def download_disposition(filename: str) -> str:
     """A `Content-Disposition: attachment` value carrying the name in RFC 5987 form (any language, no injection)."""
-    from urllib.parse import quote
-
     cleaned = "".join(ch for ch in filename if ch.isprintable() and ch not in '"\\') or "attachment"
     ascii_name = "".join(ch if 32 <= ord(ch) < 127 else "_" for ch in cleaned)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(cleaned, safe='')}"
