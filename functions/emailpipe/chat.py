@@ -36,6 +36,8 @@ CONVERSATION_STATUSES = ("open", "pending", "closed", "archived")
 # What one message may carry, uploaded or inline (the inline limit of the HTTP API is lower: its body limit).
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS = 10
+# A long text lives in S3 with a preview in the item (as for long emails); beyond this it is refused.
+MAX_TEXT_CHARS = 1_000_000
 UPLOAD_EXPIRY_SECONDS = 900
 DOWNLOAD_EXPIRY_SECONDS = 300
 STATUS_METRICS = (
@@ -384,6 +386,8 @@ class ChatApi:
             raise InvalidInputError(f"at most {MAX_ATTACHMENTS} attachments", field="attachments")
         if not text.strip() and not files:
             raise InvalidInputError("a message needs text or an attachment", field="text")
+        if len(text) > MAX_TEXT_CHARS:
+            raise TooLargeError(f"a message's text is at most {MAX_TEXT_CHARS} characters", field="text")
         for index, file in enumerate(files):
             if len(file.data) > MAX_ATTACHMENT_BYTES:
                 raise TooLargeError(
@@ -398,24 +402,36 @@ class ChatApi:
             refs.append(
                 AttachmentRef(name, file.content_type, len(file.data), hashlib.sha256(file.data).hexdigest(), key)
             )
+        stored_text, text_s3_key = text, None
+        if blobs.is_long_text(text):
+            # The whole text lives in S3 and the item keeps a preview; notifications and the API read the whole.
+            text_s3_key = blobs.text_key(conversation.id, message_id)
+            blobs.put_object(self.mail_bucket, text_s3_key, text.encode("utf-8"), "text/plain; charset=utf-8")
+            stored_text = blobs.preview(text)
         message = Message(
             id=message_id,
             conversation_id=conversation.id,
             author_email=author_email,
             author_role=role,
-            text=text,
+            text=stored_text,
             source=source,
             created_at=time.time(),
             attachments=tuple(refs),
             external_id=external_id,
+            text_s3_key=text_s3_key,
         )
+        # As stored: a long text is its preview here (the answer, and an Idempotency-Key's record of it, stay small);
+        # list_messages gives the whole text.
         return chat_records.put_message_once(message)
 
     def list_messages(self, conversation_id: str, cursor: str | None = None, limit: int | None = None) -> Page[Message]:
         """A conversation's messages, oldest first, a page at a time."""
         limit = clamp_limit(limit)
         self.get_conversation(conversation_id)
-        return chat_records.page_messages(conversation_id, limit, cursor)
+        page = chat_records.page_messages(conversation_id, limit, cursor)
+        # A long emailed text keeps only a preview in the item; the chat gets the whole of it.
+        items = [replace(m, text=blobs.full_text(self.mail_bucket, m)) if m.text_s3_key else m for m in page.items]
+        return Page(items, page.next)
 
     def new_upload(self, conversation_id: str, filename: str, content_type: str) -> Upload:
         """A presigned PUT for one attachment of a coming message in this conversation."""

@@ -323,6 +323,18 @@ def test_a_posted_message_is_listed_and_emails_the_offline_agent(env, api, setup
     _problem(api("GET", "/v1/conversations/nope/messages"), 404, "not-found")
 
 
+def test_a_long_text_is_kept_whole_and_listed_whole(env, api, setup):
+    path = f"/v1/conversations/{setup['conversation']}/messages"
+    text = "Lorem ipsum dolor sit amet. " * 5000  # 140 KB, more than a DynamoDB item keeps inline
+
+    posted = api("POST", path, json={"author": setup["user"], "text": text})
+    too_long = api("POST", path, json={"author": setup["user"], "text": "x" * 1_000_001})
+
+    assert posted.status_code == 201, posted.text
+    assert api("GET", path).json()["items"][0]["text"] == text
+    assert _field_of(_problem(too_long, 413, "too-large")) == "text"
+
+
 def test_the_same_idempotency_key_three_times_is_one_message_and_one_email(env, api, setup):
     path = f"/v1/conversations/{setup['conversation']}/messages"
     body = {"author": setup["user"], "text": "Only once, please"}
