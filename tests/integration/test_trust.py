@@ -144,12 +144,16 @@ def test_auto_replies_and_bulk_mail_are_not_posted(env, world):
 
 
 def test_a_bounce_marks_the_address_and_notifications_to_it_stop(env, world):
+    # A real report quotes the notification that bounced (issue 12: one that does not never counts).
+    notification = _notification_to(env, world, world.user)
+    returned = notification.replace("\r\n", "\n").split("\n\n", 1)[0].replace("\n", "\r\n")
     dsn = (
         "From: MAILER-DAEMON@mx.customer.example\r\nTo: support@example.com\r\nSubject: Undelivered Mail Returned"
         " to Sender\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;"
         ' boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n--b\r\n'
         "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.example\r\n\r\n"
-        f"Final-Recipient: rfc822; {world.user}\r\nAction: failed\r\nStatus: 5.1.1\r\n--b--\r\n"
+        f"Final-Recipient: rfc822; {world.user}\r\nAction: failed\r\nStatus: 5.1.1\r\n--b\r\n"
+        f"Content-Type: text/rfc822-headers\r\n\r\n{returned}\r\n--b--\r\n"
     ).encode()
 
     outcome = env.deliver(dsn)
@@ -158,7 +162,7 @@ def test_a_bounce_marks_the_address_and_notifications_to_it_stop(env, world):
 
     assert (outcome.status.value, outcome.reason) == ("rejected", "bounce")
     assert repo.get_person(world.user).bouncing
-    assert env.outbox(world.user) == []
+    assert len(env.outbox(world.user)) == 1  # the notification that bounced, nothing after it
 
 
 def test_an_attachment_named_with_a_path_is_stored_under_its_base_name(env, world):

@@ -130,7 +130,9 @@ def cmd_person_set(args: argparse.Namespace) -> int:
         unsubscribed=flag.get(args.unsubscribed) if args.unsubscribed else None,
     )
     if args.bouncing:
-        repo.set_bouncing(email, flag[args.bouncing])
+        from emailpipe.cli.people import set_bouncing_by_hand
+
+        set_bouncing_by_hand(email, flag[args.bouncing])
     person = repo.get_person(email)
     assert person is not None
     print(json.dumps({k: getattr(person, k) for k in ("email", "email_notifications", "unsubscribed", "bouncing")}))
@@ -410,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     from emailpipe.cli import person_remove
 
     person_remove.register(person)
+    from emailpipe.cli import people
+
+    people.register(person)
 
     settings = sub.add_parser("settings", help="product settings").add_subparsers(dest="action", required=True)
     p = settings.add_parser("set")

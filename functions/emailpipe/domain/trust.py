@@ -37,6 +37,22 @@ Within one trusted Authentication-Results, a method given twice (possible when S
 or From domain into the header) keeps its least favourable result for spf and dmarc; dkim is pass when any
 signature passed, since several signatures are normal.
 
+Alignment
+---------
+A verdict is about one domain: SPF about the envelope sender (MAIL FROM, or HELO when that is empty), DKIM about
+each signature's `d=`, DMARC about the From domain it evaluated (`header.from`). Given the From domain
+(`trusted_verdicts(..., from_domain=...)`), a pass counts only when it is about that domain as DMARC's relaxed
+alignment defines it: the same organizational domain (`organizational_domain`: the last two labels, or three under
+a short second-level suffix such as co.uk or com.au; no public-suffix list is shipped). A DMARC pass must name the
+From domain itself. A pass for another domain reads "unaligned" and counts as no pass: it is what an attacker gets
+by sending from their own domain. Failures count whatever domain they name.
+
+Decisions (`verdict_outcome`): DMARC fail rejects (`dmarc_fail`), a virus rejects (`virus`); with
+`require_authentication` anything short of `authenticated` rejects (`authentication_required`); SPF fail with no
+DKIM pass of the From domain, for a From domain without a DMARC result, is quarantined (`spf_dkim_fail`); spam is
+quarantined (`spam`). `authenticated` is a DMARC pass for the From domain or, without one, aligned SPF and DKIM
+passes together. Staff replies need `authenticated` whenever a trusted verdict exists (`staff_reply_outcome`).
+
 Machine mail
 ------------
 `machine_mail_reason` returns the first matching reason code, in this order: "bounce", "report",
@@ -46,8 +62,11 @@ relays people's own replies with them (Google Groups adds both to every post), a
 Precedence instead. X-Auto-Response-Suppress is not a reason either: it asks recipients not to auto-reply and
 is set on ordinary mail (including by Outlook and by ticketing systems).
 
-`bounced_recipients` reads the failed recipients of a bounce. A bounce can be forged like any other mail, so a
-caller should only mark an address as bouncing when it is one the pipeline actually sent to.
+`bounced_recipients` reads the failed recipients of a bounce. A bounce can be forged like any other mail, so it
+counts only when it refers to a notification the pipeline sent to that recipient: `bounce_references` returns the
+Message-IDs at our domain and the reply tokens it quotes (In-Reply-To, References, the returned message or headers,
+the report's text), and the caller checks them against what was sent. A bounce whose authentication failed
+(`authentication_failed`) never counts.
 """
 
 from __future__ import annotations
@@ -58,6 +77,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from emailpipe.domain import tokens
 from emailpipe.domain.casefold import fold
 from emailpipe.domain.phrase_match import Words
 from emailpipe.records import Record
@@ -88,6 +108,9 @@ _SES_BLOCK_NAMES = frozenset(
 _SES_RECEIVED = re.compile(r"\bby\s+inbound-smtp\.[a-z0-9-]+\.amazonaws\.com\b")
 _WS = re.compile(r"\s+")
 _RESINFO = re.compile(r"^\s*([a-z0-9_-]+)\s*(?:/\s*\d+\s*)?=\s*([a-z_-]+)\s*(?:\s|$)")
+_PROPERTY = re.compile(r"([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?)\s*=\s*(\"[^\"]*\"|[^\s;]+)")
+# Authentication-Results methods other than spf/dkim/dmarc (RFC 8601 registry): properties after them are theirs.
+_METHOD_WORDS = frozenset({"auth", "iprev", "arc", "bimi", "dkim-adsp", "domainkeys", "sender-id", "vbr", "x-ptr"})
 _FIRST_WORD = re.compile(r"[a-z_-]+")
 # Lower is worse; a method reported twice keeps its worst result (see module docstring).
 _RESULT_RANK = {
@@ -163,22 +186,49 @@ def strip_comments(value: str) -> str:
     return "".join(out)
 
 
-def parse_authentication_results(value: str) -> tuple[str | None, dict[str, str]]:
-    """Return (authserv-id lower-cased or None when absent, {method: result}) of one Authentication-Results."""
+def _resinfos(value: str) -> tuple[str | None, list[tuple[str, str, dict[str, str]]]]:
+    """Return (authserv-id or None, [(method, result, {property: value})]) for spf, dkim and dmarc, in order.
+
+    Properties are `ptype.property=value` pairs after the result (`smtp.mailfrom=`, `header.d=`, `header.from=`)
+    and SES's own `envelope-from=` / `helo=`, which SES writes as separate `;`-segments after its spf result.
+    """
     segments = strip_comments(_clean(value)).split(";")
     head = segments[0].strip()
     if not head or "=" in head:
         # No authserv-id (Exchange Online's form): it names no service we could trust.
-        return None, {}
+        return None, []
     authserv_id = head.split()[0].strip('"').lower()
-    results: dict[str, str] = {}
+    found_methods: list[tuple[str, str, dict[str, str]]] = []
+    current: dict[str, str] | None = None
     for segment in segments[1:]:
         found = _RESINFO.match(fold(segment))
-        if not found:
+        method = _group(segment, found, 1).lower() if found else ""
+        if found and method in ("spf", "dkim", "dmarc"):
+            current = {}
+            found_methods.append((method, _group(segment, found, 2).lower(), current))
+            rest = segment[found.end() :]
+        elif found and method in _METHOD_WORDS:
+            current = None  # another method (auth, iprev, arc, ...): its properties are not ours
             continue
-        method, result = _group(segment, found, 1).lower(), _group(segment, found, 2).lower()
-        if method not in ("spf", "dkim", "dmarc"):
-            continue
+        else:
+            rest = segment
+        if current is not None and "=" in rest:
+            for prop in _PROPERTY.finditer(rest):
+                current.setdefault(prop.group(1).lower(), prop.group(2).strip('"'))
+    return authserv_id, found_methods
+
+
+def parse_authentication_results(value: str) -> tuple[str | None, dict[str, str]]:
+    """Return (authserv-id lower-cased or None when absent, {method: result}) of one Authentication-Results."""
+    authserv_id, found_methods = _resinfos(value)
+    if authserv_id is None:
+        return None, {}
+    return authserv_id, _combine(found_methods)
+
+
+def _combine(found_methods: Iterable[tuple[str, str, dict[str, str]]]) -> dict[str, str]:
+    results: dict[str, str] = {}
+    for method, result, _ in found_methods:
         previous = results.get(method)
         if previous is None:
             results[method] = result
@@ -186,7 +236,7 @@ def parse_authentication_results(value: str) -> tuple[str | None, dict[str, str]
             results[method] = "pass" if "pass" in (previous, result) else previous
         elif _RESULT_RANK.get(result, 5) < _RESULT_RANK.get(previous, 5):
             results[method] = result
-    return authserv_id, results
+    return results
 
 
 def _group(text: str, found: re.Match[str], group: int) -> str:
@@ -223,19 +273,28 @@ def ses_block(headers: Headers) -> tuple[tuple[str, str], ...]:
 
 
 def trusted_verdicts(
-    headers: Headers, *, trusted_authserv_ids: tuple[str, ...] = (SES_AUTHSERV_ID,), ses: bool = True
+    headers: Headers,
+    *,
+    trusted_authserv_ids: tuple[str, ...] = (SES_AUTHSERV_ID,),
+    ses: bool = True,
+    from_domain: str | None = None,
 ) -> Verdicts:
-    """Return the verdicts of the trusted copies only (rule in the module docstring); source None if none."""
+    """Return the verdicts of the trusted copies only (rule in the module docstring); source None if none.
+
+    With `from_domain` (the domain of the From address), a pass counts only for that domain (see "Alignment" in the
+    module docstring): a pass for another domain reads "unaligned".
+    """
     trusted = {authserv_id.lower() for authserv_id in trusted_authserv_ids}
     scope = ses_block(headers) if ses else tuple(headers)
-    results: dict[str, str] | None = None
+    found_methods: list[tuple[str, str, dict[str, str]]] | None = None
     spam = virus = received_spf = None
+    received_spf_props: dict[str, str] = {}
     for name, value in scope:
         key = _lower_name(name)
-        if key == "authentication-results" and results is None:
-            authserv_id, parsed = parse_authentication_results(value)
+        if key == "authentication-results" and found_methods is None:
+            authserv_id, parsed = _resinfos(value)
             if authserv_id in trusted:
-                results = parsed
+                found_methods = parsed
                 if not ses:
                     break
         elif ses and key == "x-ses-spam-verdict":
@@ -244,7 +303,13 @@ def trusted_verdicts(
             virus = _first_word(value)
         elif ses and key == "received-spf":
             received_spf = _first_word(value)
-    results = results or {}
+            received_spf_props = {m.group(1).lower(): m.group(2).strip('"') for m in _PROPERTY.finditer(value)}
+    found_methods = found_methods or []
+    if from_domain is not None:
+        found_methods = [_aligned(entry, from_domain) for entry in found_methods]
+        if received_spf == "pass" and not aligned(_spf_domain(received_spf_props), from_domain):
+            received_spf = UNALIGNED
+    results = _combine(found_methods)
     spf = results.get("spf") or received_spf
     dkim, dmarc = results.get("dkim"), results.get("dmarc")
     if not any((spf, dkim, dmarc, spam, virus)):
@@ -253,13 +318,15 @@ def trusted_verdicts(
 
 
 def verdict_outcome(v: Verdicts, *, quarantine_spam: bool = True, require_pass: bool = False) -> tuple[str, str] | None:
-    """Return None to accept, else (status, reason): rejections first, then the spam quarantine."""
+    """Return None to accept, else (status, reason): rejections first, then the quarantines."""
     if v.dmarc == "fail":
         return ("rejected", "dmarc_fail")
     if v.virus == "fail":
         return ("rejected", "virus")
     if require_pass and not authenticated(v):
         return ("rejected", "authentication_required")
+    if spf_and_dkim_failed(v):
+        return ("quarantined", "spf_dkim_fail")
     if quarantine_spam and v.spam == "fail":
         return ("quarantined", "spam")
     return None
@@ -271,8 +338,103 @@ def authenticated(v: Verdicts) -> bool:
         return False
     if v.dmarc == "pass":
         return True
-    # dmarc=none means the domain publishes no DMARC policy: fall back to SPF and DKIM together.
-    return v.dmarc in (None, "none") and v.spf == "pass" and v.dkim == "pass"
+    # dmarc=none means the domain publishes no DMARC policy: fall back to SPF and DKIM together. A DMARC pass for
+    # another domain than the From's says nothing about the From, so it falls back the same way.
+    return v.dmarc in _NO_DMARC and v.spf == "pass" and v.dkim == "pass"
+
+
+def spf_and_dkim_failed(v: Verdicts) -> bool:
+    """True when the From domain has no DMARC result, SPF failed and no DKIM signature of the From domain passed."""
+    return v.source is not None and v.dmarc in _NO_DMARC and v.spf in ("fail", "hardfail") and v.dkim != "pass"
+
+
+def authentication_failed(v: Verdicts) -> bool:
+    """True when a trusted verdict says the mail is not from whom it claims: DMARC fail, or SPF and DKIM fail."""
+    return v.dmarc == "fail" or spf_and_dkim_failed(v)
+
+
+# --- alignment ---------------------------------------------------------------------------------------------------
+
+UNALIGNED = "unaligned"
+_NO_DMARC = (None, "none", UNALIGNED)
+# Second-level labels under which registrations happen one level deeper (example.co.uk): the common ones, so that
+# co.uk is never taken for an organisation. Without a public-suffix list this errs towards a larger organisation
+# for rarer suffixes (a.pvt.k12.ma.us and b.pvt.k12.ma.us both count as k12.ma.us), never towards a smaller one.
+_SHORT_SUFFIX_LABELS = frozenset({"co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go", "mil", "ltd"})
+_SHORT_SUFFIX_LABELS |= frozenset({"plc", "sch", "nhs", "police", "gob", "gv", "nic", "govt", "nom", "gen", "biz"})
+
+
+def organizational_domain(domain: str) -> str:
+    """The registrable domain DMARC's relaxed alignment compares: the last two labels, or three under co.uk & co.
+
+    A simplification of the public-suffix rule (no list is shipped): when the second-to-last label is one of the
+    short suffix labels above and the top-level label has two letters (a country: co.uk, com.au, co.jp, ac.nz), the
+    organisation is the last three labels; otherwise the last two.
+    """
+    labels = [label for label in domain.strip().strip(".").lower().split(".") if label]
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SHORT_SUFFIX_LABELS:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def aligned(identity_domain: str | None, from_domain: str) -> bool:
+    """DMARC relaxed alignment: both domains have the same organizational domain."""
+    if not identity_domain or not from_domain:
+        return False
+    return organizational_domain(identity_domain) == organizational_domain(from_domain)
+
+
+def _domain_of(value: str | None) -> str | None:
+    if not value:
+        return None
+    domain = value.strip().strip("<>").rpartition("@")[2].strip().strip(".").lower()
+    return domain or None
+
+
+def _spf_domain(props: dict[str, str]) -> str | None:
+    # DMARC aligns SPF on the MAIL FROM domain; the HELO identity counts only when MAIL FROM is empty.
+    mail_from = props.get("smtp.mailfrom") or props.get("envelope-from")
+    if mail_from and mail_from.strip("<>"):
+        return _domain_of(mail_from)
+    return _domain_of(props.get("smtp.helo") or props.get("helo"))
+
+
+def _aligned(entry: tuple[str, str, dict[str, str]], from_domain: str) -> tuple[str, str, dict[str, str]]:
+    """One method result, with a pass for another domain than the From's turned into UNALIGNED."""
+    method, result, props = entry
+    if result != "pass":
+        return entry
+    if method == "spf":
+        ok = aligned(_spf_domain(props), from_domain)
+    elif method == "dkim":
+        ok = aligned(_domain_of(props.get("header.d") or props.get("header.i")), from_domain)
+    else:
+        # DMARC evaluates the From domain itself: its header.from must be that domain, not just its organisation.
+        ok = _domain_of(props.get("header.from")) == from_domain.strip().strip(".").lower()
+    return entry if ok else (method, UNALIGNED, props)
+
+
+def domain_listed(domain: str, listed: str) -> bool:
+    """True when `domain` is one of the comma-separated domains in `listed`, or a subdomain of one."""
+    domain = domain.strip().strip(".").lower()
+    for entry in listed.split(","):
+        entry = entry.strip().strip(".").lower()
+        if entry and (domain == entry or domain.endswith("." + entry)):
+            return True
+    return False
+
+
+def staff_reply_outcome(v: Verdicts, from_domain: str, unauthenticated_domains: str = "") -> str | None:
+    """None when a staff member's email may post, else the reason code: it needs an aligned pass by default.
+
+    Posting as staff makes the support address email the customer in that person's name. Mail without any trusted
+    verdict (hand-fed mail, a mailbox whose provider's authserv-id is not configured) is left to the
+    `require_authentication` setting, since nothing could be checked; `unauthenticated_domains` lists the staff
+    domains whose mail is accepted without a pass.
+    """
+    if v.source is None or authenticated(v) or domain_listed(from_domain, unauthenticated_domains):
+        return None
+    return "staff_not_authenticated"
 
 
 # --- machine mail -----------------------------------------------------------------------------------------------
@@ -706,3 +868,48 @@ def machine_reason_of(parsed: ParsedEmail) -> str | None:
 def bounced_recipients_of(parsed: ParsedEmail) -> tuple[str, ...]:
     """Return bounced_recipients for a ParsedEmail."""
     return bounced_recipients(parsed.headers, parsed.attachments)
+
+
+# Returned originals: the whole message, or only its headers (RFC 6522's text/rfc822-headers and its kin).
+_RETURNED_TYPES = frozenset(
+    {"message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers", "message/global-headers"}
+)
+_RETURNED_SCAN = 64 * 1024  # the returned headers sit at the start of their part
+
+
+def bounce_references(parsed: ParsedEmail, piping_address: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return (our Message-IDs, reply tokens) a bounce quotes: the evidence of which notification bounced.
+
+    Message-IDs are those at the piping address's domain, from In-Reply-To, References, the returned message or
+    headers and the report's text; tokens are read from those Message-IDs and from plus-addresses of the piping
+    address (`support+<token>@`, the notification's Reply-To) in the same places. Nothing here is verified: the caller
+    looks each one up in what was actually sent.
+    """
+    local, _, domain = piping_address.rpartition("@")
+    texts = [parsed.in_reply_to or "", " ".join(parsed.references)]
+    for part in parsed.attachments:
+        if part.content_type.lower() in _RETURNED_TYPES:
+            texts.append(part.payload[:_RETURNED_SCAN].decode("utf-8", "replace"))
+    texts.append((parsed.text or "")[:_RETURNED_SCAN])
+    message_ids: list[str] = []
+    found_tokens: list[str] = []
+    at_domain = re.compile(r"<([^<>\s@]{1,200})@" + re.escape(domain) + r">", re.IGNORECASE)
+    plus = re.compile(re.escape(local) + r"\+([a-z2-7]{20,40})@" + re.escape(domain), re.IGNORECASE)
+    for text in texts:
+        if domain.lower() not in text.lower():
+            continue
+        for found in at_domain.finditer(text):
+            # Our Message-IDs carry a token (tokens.message_id); `<support@domain>` is an address, not one of them.
+            token = tokens.find_token(found.group(1).lower())
+            if token is None:
+                continue
+            message_id = f"<{found.group(1)}@{domain}>"
+            if message_id not in message_ids:
+                message_ids.append(message_id)
+            if token not in found_tokens:
+                found_tokens.append(token)
+        for found in plus.finditer(text):
+            token = tokens.find_token(found.group(1).lower())
+            if token and token not in found_tokens:
+                found_tokens.append(token)
+    return tuple(message_ids), tuple(found_tokens)

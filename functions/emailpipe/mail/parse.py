@@ -130,6 +130,8 @@ class ParsedEmail(Record):
     html: str | None
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...]
+    # Mailboxes the From header(s) name; more than one is refused by the inbound path (see domain/trust.py).
+    from_count: int = 1
 
 
 def _rejected(reason: str, defects: tuple[str, ...] = ()) -> ParsedEmail:
@@ -260,6 +262,7 @@ class _Parser:
         html = "\n".join(self.htmls) if self.htmls else None
 
         sender = from_[0] if from_ else None
+        from_count = len(from_) + max(0, len(msg.get_all("from") or ()) - 1)
         status, reason = "accepted", None
         if sender is None:
             status, reason = "rejected", "no_sender"
@@ -285,6 +288,7 @@ class _Parser:
             html=html,
             attachments=tuple(self.attachments),
             defects=tuple(self.defects),
+            from_count=from_count,
         )
 
     def _mailparser(self, msg: Message) -> Any:

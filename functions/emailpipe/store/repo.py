@@ -413,6 +413,7 @@ def store_inbound_message(
     conversation: Conversation | None = None,
     new_person: Person | None = None,
     email_key: str | None = None,
+    rate_logs: RateLogs | None = None,
 ) -> str:
     """Store the message with everything that exists only because of it, in one transaction.
 
@@ -422,12 +423,13 @@ def store_inbound_message(
 
     Returns "stored"; "duplicate" (this S3 object was stored before); "duplicate_of:<s3 key>" (the same email was
     stored from another S3 object); or "rate_limited:<scope>" (that cap already counts `limit` emails within the
-    last `window_seconds`: a sliding window, so no burst at a window boundary gets more through).
+    last `window_seconds`: a sliding window, so no burst at a window boundary gets more through). `rate_logs` are
+    the caps' logs read already (read_for_inbound), so the usual email costs no read here; a retry reads again.
     """
     not_stored_yet = InboundItem.pk.does_not_exist() | (InboundItem.status != Outcome.STORED.value)
     now = record.received_at
-    for _attempt in range(_RATE_LOG_ATTEMPTS):
-        logs = _rate_logs(limits)
+    for attempt in range(_RATE_LOG_ATTEMPTS):
+        logs = rate_logs if attempt == 0 and rate_logs is not None else _rate_logs(limits)
         writes: list[tuple[RateLimit, RateLogItem, Any]] = []
         for limit in limits:
             times, version = logs.get(_rate_log_pk(limit), ((), None))
@@ -493,21 +495,61 @@ def store_inbound_message(
 
 
 _RATE_LOG_ATTEMPTS = 5
+# {pk of a cap's log: (the times it holds, its version)}; a cap without a log is absent.
+RateLogs = dict[str, tuple[tuple[float, ...], int | None]]
 
 
 def _rate_log_pk(limit: RateLimit) -> str:
-    return f"RATE#{limit.scope}#{limit.key}"
+    return rate_log_pk(limit.scope, limit.key)
 
 
-def _rate_logs(limits: Sequence[RateLimit]) -> dict[str, tuple[tuple[float, ...], int | None]]:
-    """{pk: (times, version)} of the caps' logs, read consistently in one request."""
+def rate_log_pk(scope: str, key: str) -> str:
+    """The key of a cap's sliding-window log."""
+    return f"RATE#{scope}#{key}"
+
+
+def _rate_log_entry(item: RateLogItem) -> tuple[tuple[float, ...], int | None]:
+    return tuple(float(t) for t in item.times or ()), int(item.version or 0)
+
+
+def _rate_logs(limits: Sequence[RateLimit]) -> RateLogs:
+    """The caps' logs, read consistently in one request."""
     if not limits:
         return {}
     keys = list(dict.fromkeys((_rate_log_pk(limit), "LOG") for limit in limits))
-    found = {}
-    for item in RateLogItem.batch_get(keys, consistent_read=True):
-        found[item.pk] = (tuple(float(t) for t in item.times or ()), int(item.version or 0))
-    return found
+    return {item.pk: _rate_log_entry(item) for item in RateLogItem.batch_get(keys, consistent_read=True)}
+
+
+@dataclass(frozen=True, slots=True)
+class InboundReads:
+    """What the inbound path reads about one email: its sender, its conversation and the logs of its caps."""
+
+    person: Person | None
+    conversation: Conversation | None
+    rate_logs: RateLogs
+
+
+def read_for_inbound(email: str, conversation_id: str | None, rate_log_pks: Sequence[str]) -> InboundReads:
+    """The sender's person, the conversation and the caps' logs in one consistent BatchGetItem request."""
+    keys = [(f"PERSON#{email.strip().lower()}", "PROFILE"), *((pk, "LOG") for pk in rate_log_pks)]
+    if conversation_id:
+        keys.append((f"CONV#{conversation_id}", "META"))
+    pending = [{"pk": pk, "sk": sk} for pk, sk in dict.fromkeys(keys)]
+    person = conversation = None
+    logs: RateLogs = {}
+    while pending:
+        page, unprocessed = Item._batch_get_page(pending, consistent_read=True, attributes_to_get=None)
+        for raw in page or []:
+            entity = raw.get("entity", {}).get("S")
+            if entity == "person":
+                person = _person_from(PersonItem.from_raw_data(raw))
+            elif entity == "conversation":
+                conversation = _conversation_from(ConversationItem.from_raw_data(raw))
+            elif entity == "rate":
+                item = RateLogItem.from_raw_data(raw)
+                logs[item.pk] = _rate_log_entry(item)
+        pending = [{"pk": k["pk"]["S"], "sk": k["sk"]["S"]} for k in unprocessed or []]
+    return InboundReads(person, conversation, logs)
 
 
 def first_copy(email_key: str) -> str | None:
