@@ -28,6 +28,8 @@ _INIT = {
     "emailpipe.events.handler": "events_context",
     "emailpipe.events.webhook_handler": "webhook_context",
     "emailpipe.api.handler": "api_context",
+    # The poster reads the connector's secret (a network call) on the first message; the init is the config.
+    "emailpipe.connectors.support_board.handler": "get_config",
 }
 
 
