@@ -249,18 +249,7 @@ def receive(
     check_key(envelope, expected_key)
     kept, digest = body_digest(body)
     external_ids.record_hook(SYSTEM, digest, envelope.function, kept, clock())
-    try:
-        if envelope.function not in mapping.HANDLED:
-            result = _ignored("unhandled_event")
-        else:
-            result = connector().handle(envelope)
-    except mapping.InvalidWebhookError as exc:
-        external_ids.finish_hook(SYSTEM, digest, "invalid", exc.field, clock())
-        raise
-    except Exception as exc:
-        external_ids.finish_hook(SYSTEM, digest, "failed", type(exc).__name__, clock())
-        raise
-    external_ids.finish_hook(SYSTEM, digest, result.status, result.reason, clock(), result.details)
+    result = _handle_recorded(envelope, digest, connector, clock)
     logger.info(
         "support board webhook", extra={"function": envelope.function, "status": result.status, "reason": result.reason}
     )
@@ -278,8 +267,18 @@ def reprocess(digest: str, connector: Callable[[], Connector], clock: Callable[[
     if hook.status in ("processed", "ignored") or hook.body is None:
         return WebhookResult(hook.status, hook.reason, dict(hook.result), hook.function)
     envelope = mapping.parse_envelope({**json.loads(hook.body), "key": ""})
+    return replace(_handle_recorded(envelope, digest, connector, clock), function=envelope.function)
+
+
+def _handle_recorded(
+    envelope: mapping.Envelope, digest: str, connector: Callable[[], Connector], clock: Callable[[], float]
+) -> WebhookResult:
+    """Act on a recorded webhook and record how it ended (invalid, failed, or the result's status)."""
     try:
-        result = connector().handle(envelope)
+        if envelope.function not in mapping.HANDLED:
+            result = _ignored("unhandled_event")
+        else:
+            result = connector().handle(envelope)
     except mapping.InvalidWebhookError as exc:
         external_ids.finish_hook(SYSTEM, digest, "invalid", exc.field, clock())
         raise
@@ -287,4 +286,4 @@ def reprocess(digest: str, connector: Callable[[], Connector], clock: Callable[[
         external_ids.finish_hook(SYSTEM, digest, "failed", type(exc).__name__, clock())
         raise
     external_ids.finish_hook(SYSTEM, digest, result.status, result.reason, clock(), result.details)
-    return replace(result, function=envelope.function)
+    return result
