@@ -221,6 +221,23 @@ class ChatApi:
             raise NotFoundError(f"no person {email}")
         return person
 
+    def bounce_evidence(self, email: str) -> Any:
+        """The evidence of a person's bouncing mark (which notification, which report, when), or None."""
+        from emailpipe.store import bounces
+
+        return bounces.get_bounce_evidence(normalize_email(email))
+
+    def set_bouncing(self, email: str, bouncing: bool) -> None:
+        """Mark an address bouncing, or clear the mark once it is fixed; the evidence says it was done by hand."""
+        from emailpipe.domain.bounces import BounceEvidence
+        from emailpipe.store import bounces
+
+        email = self.get_person(email).email
+        if bouncing:
+            bounces.mark_bouncing(email, BounceEvidence(source="hand", marked_at=time.time()))
+        else:
+            bounces.clear_bouncing(email, time.time(), "hand")
+
     def list_people(
         self, role: Role | str | None = None, cursor: str | None = None, limit: int | None = None
     ) -> Page[Person]:
@@ -424,13 +441,19 @@ class ChatApi:
         # list_messages gives the whole text.
         return chat_records.put_message_once(message)
 
+    def with_full_text(self, message: Message) -> Message:
+        """The message with its whole text (read from S3 when the record keeps only a preview)."""
+        if not message.text_s3_key:
+            return message
+        return replace(message, text=blobs.full_text(self.mail_bucket, message), text_s3_key=None)
+
     def list_messages(self, conversation_id: str, cursor: str | None = None, limit: int | None = None) -> Page[Message]:
         """A conversation's messages, oldest first, a page at a time."""
         limit = clamp_limit(limit)
         self.get_conversation(conversation_id)
         page = chat_records.page_messages(conversation_id, limit, cursor)
         # A long emailed text keeps only a preview in the item; the chat gets the whole of it.
-        items = [replace(m, text=blobs.full_text(self.mail_bucket, m)) if m.text_s3_key else m for m in page.items]
+        items = [self.with_full_text(m) for m in page.items]
         return Page(items, page.next)
 
     def new_upload(self, conversation_id: str, filename: str, content_type: str) -> Upload:

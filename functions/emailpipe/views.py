@@ -32,6 +32,22 @@ def person_view(person: Person) -> dict[str, Any]:
     return view
 
 
+def bounce_evidence_view(evidence: Any) -> dict[str, Any] | None:
+    """Why an address is (or was) marked bouncing: the evidence's fields with a value, times as ISO 8601 UTC."""
+    if evidence is None:
+        return None
+    view = evidence.as_dict()
+    for key in ("marked_at", "cleared_at"):
+        if key in view:
+            view[key] = iso(view[key]) if view[key] else None
+    return view
+
+
+def person_detail_view(person: Person, evidence: Any) -> dict[str, Any]:
+    """One person as `GET /v1/people/{email}` and `emailpipe person show` give it: with their bounce evidence."""
+    return {**person_view(person), "bounce_evidence": bounce_evidence_view(evidence)}
+
+
 def department_view(department: Department) -> dict[str, Any]:
     """A department."""
     return {"name": department.name}
@@ -67,6 +83,8 @@ def message_view(message: Message) -> dict[str, Any]:
         "id": message.id,
         "conversation_id": message.conversation_id,
         "text": message.text,
+        # A long text lives in S3 and the record keeps a preview: the API's message page has the whole text.
+        "text_truncated": message.text_s3_key is not None,
         "source": message.source.value,
         "author": {"email": message.author_email, "role": message.author_role.value},
         "created_at": iso(message.created_at),

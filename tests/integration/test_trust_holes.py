@@ -112,12 +112,18 @@ def test_a_bounce_quoting_our_notification_whose_authentication_fails_marks_nobo
     assert not repo.get_person(world.user).bouncing
 
 
-def test_a_genuine_bounce_records_its_evidence_and_a_later_delivery_clears_it(env, world, capsys):
+def test_a_genuine_bounce_records_its_evidence_and_a_later_delivery_clears_it(env, world, api_url, capsys):
+    import requests
+
+    from emailpipe.store import apikeys
+
     notification = _notification_to(env, world, world.user)
 
     outcome = env.deliver(_dsn(world.user, _headers_of(notification)))
     assert cli(["person", "show", world.user]) == 0
     shown = json.loads(capsys.readouterr().out)
+    key = apikeys.create_key("bounce-evidence", "read")[1]
+    by_api = requests.get(f"{api_url}/v1/people/{world.user}", headers={"Authorization": f"Bearer {key}"}, timeout=30)
     delivered = {
         "notificationType": "Delivery",
         "mail": {"messageId": "ses-later", "timestamp": _iso(time.time() + 5)},
@@ -133,6 +139,7 @@ def test_a_genuine_bounce_records_its_evidence_and_a_later_delivery_clears_it(en
         "counted: 1 of 1 failed recipient(s) marked bouncing",
     )
     assert shown["bouncing"] is True
+    assert by_api.status_code == 200 and by_api.json() == shown  # the API shows the same person and evidence
     evidence = shown["bounce_evidence"]
     assert evidence["source"] == "inbound_report"
     assert evidence["notification_message_id"] == _message_id(notification)

@@ -130,9 +130,7 @@ def cmd_person_set(args: argparse.Namespace) -> int:
         unsubscribed=flag.get(args.unsubscribed) if args.unsubscribed else None,
     )
     if args.bouncing:
-        from emailpipe.cli.people import set_bouncing_by_hand
-
-        set_bouncing_by_hand(email, flag[args.bouncing])
+        _api(_connect()).set_bouncing(email, flag[args.bouncing])
     person = repo.get_person(email)
     assert person is not None
     print(json.dumps({k: getattr(person, k) for k in ("email", "email_notifications", "unsubscribed", "bouncing")}))

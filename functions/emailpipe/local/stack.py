@@ -724,8 +724,26 @@ def _one_backup_per_transaction() -> None:
             return held[1]
 
     original = dynamodb_models.DynamoDBBackend.transact_write_items
+    # A cancelled transaction's rollback restores the copy taken before it: a write another request thread committed
+    # meanwhile would vanish. DynamoDB never loses a committed write, so the local server applies writes one at a time
+    # (re-entrant: a transaction applies its items through the same methods).
+    serial = threading.RLock()
+
+    def one_at_a_time(method: Any) -> Any:
+        def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with serial:
+                return method(self, *args, **kwargs)
+
+        return serialised
+
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(dynamodb_models.DynamoDBBackend, name, one_at_a_time(getattr(dynamodb_models.DynamoDBBackend, name)))
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with serial:
+            _transact(self, transact_items)
+
+    def _transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
         token = memo.set({})
         # moto rolls a cancelled transaction back by swapping in a copy of each table, stream shard included, while
         # open shard iterators keep reading the old shard: they would see the cancelled writes and none after. Like

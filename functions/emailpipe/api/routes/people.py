@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from emailpipe.api import idempotency
 from emailpipe.api.context import api_context
 from emailpipe.api.requests import field, json_body, ok, only_fields, paged, path_param, query, query_int
-from emailpipe.views import person_view
+from emailpipe.views import person_detail_view, person_view
 
 router = APIGatewayHttpRouter()
 
@@ -21,7 +21,9 @@ def list_people() -> Response:
 
 @router.get("/v1/people/<email>")
 def get_person(email: str) -> Response:
-    return ok(person_view(api_context().chat.get_person(path_param(email))))
+    chat = api_context().chat
+    person = chat.get_person(path_param(email))
+    return ok(person_detail_view(person, chat.bounce_evidence(person.email)))
 
 
 @router.put("/v1/people/<email>")

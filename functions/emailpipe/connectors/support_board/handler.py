@@ -35,6 +35,16 @@ def _attachment_links(conversation_id: str, message_id: str) -> Sequence[tuple[s
     return []
 
 
+def _full_text(conversation_id: str, message_id: str) -> str:
+    """The whole text of a long emailed message (the event carries its preview)."""
+    config = get_config()
+    chat = ChatApi(mail_bucket=config.mail_bucket, attachment_prefix=config.attachment_prefix)
+    for message in repo.list_messages(conversation_id):
+        if message.id == message_id:
+            return chat.with_full_text(message).text
+    raise LookupError(f"message {message_id} is not in conversation {conversation_id}")
+
+
 def poster() -> Poster:
     """The poster of this deployment, built once per cold start (again when the configuration changes)."""
     config = get_config()
@@ -50,6 +60,7 @@ def _poster(table_name: str, mail_bucket: str, secret_id: str) -> Poster:
         client=SupportBoardClient(settings.url, settings.token),
         chat=ChatApi(mail_bucket=mail_bucket, attachment_prefix=config.attachment_prefix),
         attachment_links=_attachment_links,
+        full_text=_full_text,
         clock=time.time,
         lease_seconds=float(os.environ.get("SUPPORT_BOARD_LEASE_SECONDS", "120")),
     )

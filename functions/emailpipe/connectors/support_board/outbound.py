@@ -34,6 +34,7 @@ class Poster:
     client: SupportBoardClient
     chat: Any
     attachment_links: AttachmentLinks | None = None
+    full_text: Callable[[str, str], str] | None = None  # (conversation, message) -> a long message's whole text
     clock: Callable[[], float] = time.time
     lease_seconds: float = 120.0
 
@@ -54,7 +55,10 @@ class Poster:
         sb_conversation = self.sb_conversation(conversation)
         sb_sender = self.sb_user(str(author["email"]), str(author.get("role") or "user"))
         links = list(self.attachment_links(message["conversation_id"], message_id)) if self.attachment_links else []
-        text, attachments = mapping.outbound_text(str(message.get("text") or ""), links)
+        text = str(message.get("text") or "")
+        if message.get("text_truncated") and self.full_text is not None:
+            text = self.full_text(message["conversation_id"], message_id)  # the event carries a preview only
+        text, attachments = mapping.outbound_text(text, links)
         owned, claim = external_ids.begin_post(
             SYSTEM, message_id, sb_conversation, sb_sender, mapping.text_hash(text), self.clock(), self.lease_seconds
         )
