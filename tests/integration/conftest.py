@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,14 @@ class Env:
         self.drain()
         return repo.get_inbound(key)
 
+    def notification_to(self, world: World, who: str, text: str | None = None) -> str:
+        """The raw notification `who` gets for a new chat message (the user's, or an agent's when `who` is the user)."""
+        author = world.offline_agent if who == world.user else world.user
+        default = "Hello from support" if who == world.user else "Hello from the user"
+        self.api.post_message(world.conversation_id, author, text or default)
+        self.drain()
+        return self.outbox(who)[-1]["raw"]
+
     def outbox(self, to: str | None = None) -> list[dict[str, Any]]:
         emails = sent_emails(self.stack.endpoint)
         return [m for m in emails if to is None or to in (m["destinations"] or [])]
@@ -53,6 +62,18 @@ def env(server: LocalStack) -> Env:
     assert server.info is not None
     repo.configure(server.info.outputs["TableName"])
     return Env(server, ChatApi(mail_bucket=server.info.outputs["MailBucketName"]))
+
+
+@pytest.fixture
+def running(env: Env) -> Any:
+    """The triggers polling in the background, as `emailpipe local` runs them (for commands that wait, like redrive)."""
+    assert env.stack.triggers is not None
+    stop = threading.Event()
+    thread = threading.Thread(target=env.stack.triggers.run_forever, args=(stop, 0.1), daemon=True)
+    thread.start()
+    yield env
+    stop.set()
+    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -6,10 +6,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
-
-import pytest
 
 from emailpipe.local.mailclient import reply_to
 
@@ -23,17 +20,6 @@ def _run(env, *args: str, stdin: bytes | None = None) -> str:
     )
     assert result.returncode == 0, result.stderr.decode()
     return result.stdout.decode()
-
-
-@pytest.fixture
-def running(env):
-    """The triggers polling in the background, as `emailpipe local` runs them."""
-    stop = threading.Event()
-    thread = threading.Thread(target=env.stack.triggers.run_forever, args=(stop, 0.1), daemon=True)
-    thread.start()
-    yield env
-    stop.set()
-    thread.join(timeout=10)
 
 
 def test_the_commands_reproduce_the_demo_story(running, tmp_path):

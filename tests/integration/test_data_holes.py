@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.request
 from dataclasses import replace
 from email import message_from_string, policy
-
-import pytest
 
 from emailpipe.aws import client
 from emailpipe.cli.main import main as cli
@@ -19,15 +16,6 @@ from emailpipe.local.mailclient import new_email, reply_to
 from emailpipe.store import blobs, keys, repo
 
 
-def _notification_to(env, world, who: str) -> str:
-    if who == world.user:
-        env.api.post_message(world.conversation_id, world.offline_agent, "Hello from support")
-    else:
-        env.api.post_message(world.conversation_id, world.user, "Hello from the user")
-    env.drain()
-    return env.outbox(who)[-1]["raw"]
-
-
 def _raw_kept(env, outcome) -> bool:
     head = client("s3").head_object(Bucket=env.outputs["MailBucketName"], Key=outcome.s3_key)
     return int(head["ContentLength"]) > 0
@@ -35,17 +23,6 @@ def _raw_kept(env, outcome) -> bool:
 
 def _parsed(raw: str):
     return message_from_string(raw, policy=policy.default)
-
-
-@pytest.fixture
-def running(env):
-    """The triggers polling in the background, as `emailpipe local` runs them (for `emailpipe redrive`)."""
-    stop = threading.Event()
-    thread = threading.Thread(target=env.stack.triggers.run_forever, args=(stop, 0.1), daemon=True)
-    thread.start()
-    yield env
-    stop.set()
-    thread.join(timeout=10)
 
 
 # ---------------------------------------------------------------- 3. token lifetime
@@ -67,7 +44,7 @@ def test_a_reply_to_a_notification_older_than_the_token_lifetime_is_rejected_and
 
 
 def test_a_shorter_token_lifetime_applies_to_notifications_already_sent(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     settings = env.api.set_setting("token_lifetime_days", "0")
 
     outcome = env.deliver(reply_to(notification, world.user, "Carol", "Thanks"))
@@ -79,7 +56,7 @@ def test_a_shorter_token_lifetime_applies_to_notifications_already_sent(env, wor
 
 
 def test_a_removed_persons_notifications_stop_working_at_once(env, world, capsys):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
 
     assert cli(["person", "remove", world.user]) == 0
     outcome = env.deliver(reply_to(notification, world.user, "Carol", "Still there?"))
@@ -93,7 +70,7 @@ def test_a_removed_persons_notifications_stop_working_at_once(env, world, capsys
 
 
 def test_a_reply_with_600_kb_of_pasted_text_is_stored_and_emailed_whole(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     pasted = "\n".join(
         f"2026-12-01T10:{i // 60 % 60:02d}:{i % 60:02d} worker-{i} job finished in {i} ms" for i in range(12_000)
     )
@@ -115,7 +92,7 @@ def test_a_reply_with_600_kb_of_pasted_text_is_stored_and_emailed_whole(env, wor
 
 def test_a_reply_whose_item_is_still_too_big_is_recorded_store_failed_and_can_be_redriven(running, world, capsys):
     env = running
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     # 995 names of 190 characters: about 470 KB of attachment metadata in the message item.
     files = [(f"{i:04d}-{'quarterly-report-' * 11}.txt", b"x", "text/plain") for i in range(995)]
 
@@ -139,7 +116,7 @@ def test_a_reply_whose_item_is_still_too_big_is_recorded_store_failed_and_can_be
 
 
 def test_only_our_delimiter_cuts_a_reply_and_hash_lines_of_the_message_stay(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     assert DELIMITER in notification
     text = "### Attempt 1 ###\nReset the router.\n\n### Attempt 2 ###\nCalled support #42 ### no luck."
 
@@ -161,7 +138,7 @@ _FILES = [
 
 
 def test_active_attachments_download_as_bytes_and_are_never_attached_to_notifications(env, world):
-    notification = _notification_to(env, world, world.offline_agent)
+    notification = env.notification_to(world, world.offline_agent)
 
     outcome = env.deliver(reply_to(notification, world.offline_agent, "Bob", "Files attached", attachments=_FILES))
 
@@ -202,7 +179,7 @@ def test_active_attachments_download_as_bytes_and_are_never_attached_to_notifica
 
 def test_the_never_attach_setting_decides_which_types_are_linked_only(env, world):
     repo.put_settings(replace(repo.get_settings(), never_attach_types="png"))  # `emailpipe settings set` does this
-    notification = _notification_to(env, world, world.offline_agent)
+    notification = env.notification_to(world, world.offline_agent)
 
     env.deliver(reply_to(notification, world.offline_agent, "Bob", "Files attached", attachments=_FILES))
 
@@ -215,7 +192,7 @@ def test_the_never_attach_setting_decides_which_types_are_linked_only(env, world
 
 def test_attachments_over_the_part_limit_are_named_in_the_outcome(env, world):
     env.api.set_setting("attach_max_bytes", "0")  # link only: the test is about the inbound side
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     files = [(f"f{i}.txt", b"x", "text/plain") for i in range(1000)]
 
     outcome = env.deliver(reply_to(notification, world.user, "Carol", "A thousand files", attachments=files))

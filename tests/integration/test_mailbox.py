@@ -123,13 +123,6 @@ def quick_mailbox(server: LocalStack, mail_server) -> Mailbox:
     return _mailbox(mail_server, server.info.outputs)
 
 
-def _notification_to(env, world, who: str) -> str:
-    sender = world.user if who != world.user else world.offline_agent
-    env.api.post_message(world.conversation_id, sender, "My invoice is wrong")
-    env.drain()
-    return env.outbox(who)[-1]["raw"]
-
-
 class CrashOnce:
     """A mailbox session that dies (like a killed Lambda) the first time it is asked to mark a message."""
 
@@ -152,7 +145,7 @@ class CrashOnce:
 
 
 def test_a_reply_in_an_imap_mailbox_becomes_one_chat_message_and_is_flagged(env, world, mailbox):
-    notification = _notification_to(env, world, world.offline_agent)
+    notification = env.notification_to(world, world.offline_agent, "My invoice is wrong")
     uid = mailbox.deliver(reply_to(notification, world.offline_agent, "Bob", "Refunded the double charge."))
 
     first = mailbox.poll()
@@ -181,7 +174,7 @@ def mail_flags(mailbox: Mailbox) -> dict[int, str]:
 
 def test_a_reply_in_a_pop3_mailbox_becomes_one_chat_message_and_is_deleted(env, world, mailbox):
     mailbox.configure(protocol="pop3", port=mailbox.server.ports["pop3s"], delete_after_copy=True)
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user, "My invoice is wrong")
     mailbox.deliver(reply_to(notification, world.user, "Carol", "Number 1042."))
 
     first = mailbox.poll()
@@ -211,7 +204,7 @@ def test_pop3_without_delete_leaves_the_mail_and_copies_it_once(quick_mailbox):
 
 
 def test_a_crash_between_copy_and_mark_is_replayed_without_a_duplicate(env, world, mailbox):
-    notification = _notification_to(env, world, world.offline_agent)
+    notification = env.notification_to(world, world.offline_agent, "My invoice is wrong")
     uid = mailbox.deliver(reply_to(notification, world.offline_agent, "Bob", "Refunded."))
     CrashOnce.crashed = False
 
@@ -344,7 +337,7 @@ def test_a_first_run_takes_only_mail_after_the_start_date_in_bounded_batches(qui
 
 
 def test_mailbox_mail_is_judged_by_the_providers_authentication_results(env, world, mailbox):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user, "My invoice is wrong")
     raw = reply_to(notification, world.user, "Carol", "Spoofed")
     provider_header = f"Authentication-Results: {PROVIDER}; dmarc=fail header.from=customer.example\r\n".encode()
     mailbox.deliver(provider_header + raw)

@@ -27,15 +27,6 @@ def _as_ses_stored(raw: bytes, sender: str, *, dmarc="pass", spam="PASS", virus=
     return block.encode() + raw
 
 
-def _notification_to(env, world, who: str) -> str:
-    if who == world.user:
-        env.api.post_message(world.conversation_id, world.offline_agent, "Hello from support")
-    else:
-        env.api.post_message(world.conversation_id, world.user, "Hello from the user")
-    env.drain()
-    return env.outbox(who)[-1]["raw"]
-
-
 def test_a_forged_token_is_rejected(env, world):
     raw = new_email(world.user, "Carol", f'"AiX| {world.conversation_id}{"a" * 16}" <support@example.com>', "x", "hi")
 
@@ -46,7 +37,7 @@ def test_a_forged_token_is_rejected(env, world):
 
 def test_a_token_of_another_conversation_does_not_post_into_this_one(env, world):
     other = env.api.open_conversation(world.user, "Billing", "Other")
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     token = tokens.find_token(str(message_from_string(notification, policy=policy.default)["From"]))
     spliced = other.id + token[tokens.CONVERSATION_ID_LENGTH :]
 
@@ -57,7 +48,7 @@ def test_a_token_of_another_conversation_does_not_post_into_this_one(env, world)
 
 
 def test_a_plus_address_alone_matches_when_the_display_name_is_dropped(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     reply_to_header = message_from_string(notification, policy=policy.default)["Reply-To"]
     plus = reply_to_header.addresses[0].addr_spec
 
@@ -67,7 +58,7 @@ def test_a_plus_address_alone_matches_when_the_display_name_is_dropped(env, worl
 
 
 def test_in_reply_to_alone_matches_when_the_client_drops_the_token_from_the_address(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     message_id = str(message_from_string(notification, policy=policy.default)["Message-ID"])
 
     raw = new_email(world.user, "Carol", "support@example.com", "Re: x", "Threaded only", In_Reply_To=message_id)
@@ -77,7 +68,7 @@ def test_in_reply_to_alone_matches_when_the_client_drops_the_token_from_the_addr
 
 
 def test_address_case_and_display_name_variations_are_accepted(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
 
     outcome = env.deliver(reply_to(notification, "Carol@Customer.EXAMPLE", "Mrs C.", "Case differs"))
 
@@ -85,7 +76,7 @@ def test_address_case_and_display_name_variations_are_accepted(env, world):
 
 
 def test_spoofed_sender_with_ses_dmarc_fail_is_rejected_despite_a_forged_pass_below(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     forged = b"Authentication-Results: amazonses.com; dmarc=pass header.from=customer.example\r\n" + reply_to(
         notification, world.user, "Carol", "Spoofed"
     )
@@ -96,7 +87,7 @@ def test_spoofed_sender_with_ses_dmarc_fail_is_rejected_despite_a_forged_pass_be
 
 
 def test_a_virus_verdict_rejects_and_stores_no_attachment(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     raw = reply_to(notification, world.user, "Carol", "See file", attachments=[("x.exe", b"MZ" * 100, "application/x")])
 
     outcome = env.deliver(_as_ses_stored(raw, world.user, virus="FAIL"))
@@ -107,7 +98,7 @@ def test_a_virus_verdict_rejects_and_stores_no_attachment(env, world):
 
 
 def test_spam_is_quarantined_unless_the_setting_is_off(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
 
     spam = env.deliver(_as_ses_stored(reply_to(notification, world.user, "Carol", "Buy now"), world.user, spam="FAIL"))
     env.api.set_setting("quarantine_spam", "off")
@@ -118,7 +109,7 @@ def test_spam_is_quarantined_unless_the_setting_is_off(env, world):
 
 
 def test_without_an_ses_verdict_the_require_authentication_setting_rejects(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     env.api.set_setting("require_authentication", "on")
 
     outcome = env.deliver(reply_to(notification, world.user, "Carol", "No verdict"))
@@ -127,7 +118,7 @@ def test_without_an_ses_verdict_the_require_authentication_setting_rejects(env, 
 
 
 def test_auto_replies_and_bulk_mail_are_not_posted(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     reply = reply_to(notification, world.user, "Carol", "I am away until Monday.")
     auto = reply.replace(b"Subject: ", b"Auto-Submitted: auto-replied\r\nSubject: ", 1)
     bulk = reply.replace(b"Subject: ", b"Precedence: bulk\r\nSubject: ", 1)
@@ -145,7 +136,7 @@ def test_auto_replies_and_bulk_mail_are_not_posted(env, world):
 
 def test_a_bounce_marks_the_address_and_notifications_to_it_stop(env, world):
     # A real report quotes the notification that bounced (issue 12: one that does not never counts).
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     returned = notification.replace("\r\n", "\n").split("\n\n", 1)[0].replace("\n", "\r\n")
     dsn = (
         "From: MAILER-DAEMON@mx.customer.example\r\nTo: support@example.com\r\nSubject: Undelivered Mail Returned"
@@ -166,7 +157,7 @@ def test_a_bounce_marks_the_address_and_notifications_to_it_stop(env, world):
 
 
 def test_an_attachment_named_with_a_path_is_stored_under_its_base_name(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     raw = reply_to(notification, world.user, "Carol", "File", attachments=[("../../x", b"data", "text/plain")])
 
     outcome = env.deliver(raw)
@@ -190,7 +181,7 @@ def test_a_1000_level_nested_multipart_is_handled_without_a_crash(env, world):
 
 
 def test_html_with_script_never_reaches_the_chat_message(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     message_id = str(message_from_string(notification, policy=policy.default)["Message-ID"])
     raw = (
         f"From: {world.user}\r\nTo: support@example.com\r\nSubject: Re: x\r\nIn-Reply-To: {message_id}\r\n"

@@ -40,15 +40,6 @@ def _as_ses_stored(raw: bytes, sender: str, auth: str) -> bytes:
     return block.encode() + raw
 
 
-def _notification_to(env, world, who: str) -> str:
-    if who == world.user:
-        env.api.post_message(world.conversation_id, world.offline_agent, "Hello from support")
-    else:
-        env.api.post_message(world.conversation_id, world.user, "Hello from the user")
-    env.drain()
-    return env.outbox(who)[-1]["raw"]
-
-
 def _kept(env, key: str) -> bool:
     head = client("s3").head_object(Bucket=env.outputs["MailBucketName"], Key=key)
     return head["ContentLength"] > 0
@@ -98,7 +89,7 @@ def test_forged_bounces_of_every_shape_mark_nobody_and_notifications_go_on(env, 
 
 
 def test_a_bounce_quoting_our_notification_whose_authentication_fails_marks_nobody(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     dsn = _dsn(world.user, _headers_of(notification))
 
     dmarc_fail = env.deliver(
@@ -117,7 +108,7 @@ def test_a_genuine_bounce_records_its_evidence_and_a_later_delivery_clears_it(en
 
     from emailpipe.store import apikeys
 
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
 
     outcome = env.deliver(_dsn(world.user, _headers_of(notification)))
     assert cli(["person", "show", world.user]) == 0
@@ -152,7 +143,7 @@ def test_a_genuine_bounce_records_its_evidence_and_a_later_delivery_clears_it(en
 
 
 def test_a_bounce_for_another_recipient_than_the_notifications_marks_nobody(env, world):
-    notification = _notification_to(env, world, world.user)  # sent to Carol; the report names Bob
+    notification = env.notification_to(world, world.user)  # sent to Carol; the report names Bob
 
     outcome = env.deliver(_dsn(world.offline_agent, _headers_of(notification)))
 
@@ -197,7 +188,7 @@ def _iso(ts: float) -> str:
 
 
 def test_spf_and_dkim_fail_without_dmarc_is_quarantined_and_kept(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     raw = _as_ses_stored(reply_to(notification, world.user, "Carol", "Spoofed?"), world.user, AUTH_FAILED)
 
     outcome = env.deliver(raw)
@@ -209,7 +200,7 @@ def test_spf_and_dkim_fail_without_dmarc_is_quarantined_and_kept(env, world):
 
 def test_a_staff_reply_needs_an_aligned_pass_unless_a_setting_relaxes_its_domain(env, world):
     agent = world.offline_agent
-    notification = _notification_to(env, world, agent)
+    notification = env.notification_to(world, agent)
 
     def reply(text: str, auth: str):
         return env.deliver(_as_ses_stored(reply_to(notification, agent, "Bob", text), agent, auth))
@@ -227,7 +218,7 @@ def test_a_staff_reply_needs_an_aligned_pass_unless_a_setting_relaxes_its_domain
 
 
 def test_a_from_with_two_mailboxes_is_rejected_and_a_pass_for_another_domain_is_no_pass(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     reply = reply_to(notification, world.user, "Carol", "Two authors")
     two = reply.replace(
         f"From: Carol <{world.user}>".encode(), f"From: Carol <{world.user}>, Eve <eve@x.example>".encode()
@@ -247,7 +238,7 @@ def test_a_from_with_two_mailboxes_is_rejected_and_a_pass_for_another_domain_is_
 
 
 def test_the_same_email_again_under_new_keys_is_a_duplicate_of_the_first_across_ses_and_mailbox(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     raw = reply_to(notification, world.user, "Carol", "Sent once, delivered thrice")
     sent_before = len(env.outbox())
 
@@ -268,7 +259,7 @@ def test_the_same_email_again_under_new_keys_is_a_duplicate_of_the_first_across_
 
 
 def test_mail_without_a_message_id_is_never_a_duplicate(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     raw = b"\r\n".join(
         line for line in reply_to(notification, world.user, "Carol", "No id").split(b"\n")
         if not line.lower().startswith(b"message-id:")
@@ -292,7 +283,7 @@ def _process_at(env, raw: bytes, n: int, at: float):
 
 
 def test_a_cap_of_5_lets_at_most_5_of_12_through_in_any_window_across_a_boundary(env, world):
-    notification = _notification_to(env, world, world.user)
+    notification = env.notification_to(world, world.user)
     env.api.set_setting("max_emails_per_sender", "5")
     env.api.set_setting("rate_window_seconds", "10")
     start = 1_800_000_005.0  # the old fixed windows began at ...000 and ...010: a boundary after the fifth email

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -11,11 +12,21 @@ from emailpipe.api import idempotency
 from emailpipe.api.context import api_context
 from emailpipe.api.problems import ProblemError
 from emailpipe.api.requests import created, field, json_body, ok, only_fields, path_param
-from emailpipe.events import subscriptions
-from emailpipe.events.settings import events_settings
-from emailpipe.store import webhooks as store
 
 router = APIGatewayHttpRouter()
+
+
+def _events() -> tuple[Any, Any, Any]:
+    """The subscription rules, their store and the events settings, imported with the first webhook call.
+
+    The API's cold start is a person's wait, and the webhook routes are the rarest: the chat product subscribes
+    once. The modules are the webhook function's own (signing, the address checks, their pynamodb models).
+    """
+    from emailpipe.events import subscriptions
+    from emailpipe.events.settings import events_settings
+    from emailpipe.store import webhooks as store
+
+    return subscriptions, store, events_settings
 
 
 def _queue_url() -> str:
@@ -27,6 +38,8 @@ def _queue_url() -> str:
 
 @router.post("/v1/webhooks")
 def add_webhook() -> Response:
+    subscriptions, store, events_settings = _events()
+
     def operation() -> Response:
         body = json_body(router)
         only_fields(body, {"url", "events", "description"})
@@ -50,6 +63,7 @@ def add_webhook() -> Response:
 
 @router.get("/v1/webhooks")
 def list_webhooks() -> Response:
+    subscriptions, store, events_settings = _events()
     api_context()
     items = [subscriptions.subscription_view(s) for s in store.list_subscriptions()]
     return ok({"items": items, "next": None})
@@ -57,6 +71,7 @@ def list_webhooks() -> Response:
 
 @router.get("/v1/webhooks/<subscription_id>")
 def get_webhook(subscription_id: str) -> Response:
+    subscriptions, store, events_settings = _events()
     api_context()
     subscription = subscriptions.get(path_param(subscription_id))
     deliveries = [subscriptions.delivery_view(d) for d in store.list_deliveries(subscription.id, limit=20)]
@@ -65,6 +80,7 @@ def get_webhook(subscription_id: str) -> Response:
 
 @router.delete("/v1/webhooks/<subscription_id>")
 def delete_webhook(subscription_id: str) -> Response:
+    subscriptions, store, events_settings = _events()
     api_context()
     subscriptions.remove(path_param(subscription_id))
     return Response(status_code=204, body="")
@@ -72,6 +88,8 @@ def delete_webhook(subscription_id: str) -> Response:
 
 @router.post("/v1/events/<event_id>/redeliver")
 def redeliver_event(event_id: str) -> Response:
+    subscriptions, store, events_settings = _events()
+
     def operation() -> Response:
         body = json_body(router)
         only_fields(body, {"subscription_id"})
