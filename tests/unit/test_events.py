@@ -15,7 +15,7 @@ from emailpipe.events.fanout import EventsContext, handle_records
 from emailpipe.events.publish import PublishError, put_events
 from emailpipe.local.stack import _matches, load_template
 from emailpipe.store import repo
-from emailpipe.store.models import ConversationItem, DeliveryItem, PersonItem
+from emailpipe.store.models import DeliveryItem, PersonItem
 from emailpipe.store.webhooks import StoredEvent, Subscription, decode_image
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "events.schema.json").read_text())
@@ -24,18 +24,7 @@ CONVERSATION = Conversation("c0nv", "carol@customer.example", "Invoice", "Billin
 
 
 def _conversation_image(conversation: Conversation) -> dict[str, Any]:
-    return ConversationItem(
-        pk=f"CONV#{conversation.id}",
-        sk="META",
-        entity="conversation",
-        id=conversation.id,
-        user_email=conversation.user_email,
-        subject=conversation.subject,
-        department=conversation.department,
-        assigned_agent=conversation.assigned_agent,
-        status=conversation.status,
-        created_at=conversation.created_at,
-    ).serialize()
+    return repo._conversation_item(conversation).serialize()  # the item exactly as the store writes it
 
 
 def _message(source: Source = Source.EMAIL, role: Role = Role.USER) -> Message:

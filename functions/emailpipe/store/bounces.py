@@ -2,47 +2,29 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import UpdateError
-
 from emailpipe.domain.bounces import BounceEvidence
 from emailpipe.store.models import PersonItem
-from emailpipe.store.repo import _is_conditional_failure, thread_message_ids
+from emailpipe.store.repo import thread_message_ids, update_person
 
 
-def _key(email: str) -> PersonItem:
-    return PersonItem(pk=f"PERSON#{email.strip().lower()}", sk="PROFILE")
+def _address(email: str) -> str:
+    return email.strip().lower()
 
 
 def mark_bouncing(email: str, evidence: BounceEvidence) -> bool:
     """Mark a registered address as bouncing with the evidence why; False when no such person exists."""
-    try:
-        _key(email).update(
-            actions=[PersonItem.bouncing.set(True), PersonItem.bounce_evidence.set(evidence.as_dict())],
-            condition=PersonItem.pk.exists(),
-        )
-    except UpdateError as exc:
-        if _is_conditional_failure(exc):
-            return False
-        raise
-    return True
+    actions = [PersonItem.bouncing.set(True), PersonItem.bounce_evidence.set(evidence.as_dict())]
+    return update_person(_address(email), actions)
 
 
 def clear_bouncing(email: str, at: float, by: str, detail: str | None = None) -> bool:
     """Lift a bouncing mark, recording when and why beside its evidence; False when the address was not marked."""
     evidence = get_bounce_evidence(email) or BounceEvidence(source="hand", marked_at=0.0)
-    try:
-        _key(email).update(
-            actions=[
-                PersonItem.bouncing.set(False),
-                PersonItem.bounce_evidence.set(evidence.cleared(at, by, detail).as_dict()),
-            ],
-            condition=PersonItem.pk.exists() & (PersonItem.bouncing == True),  # noqa: E712 - a condition, not a test
-        )
-    except UpdateError as exc:
-        if _is_conditional_failure(exc):
-            return False
-        raise
-    return True
+    actions = [
+        PersonItem.bouncing.set(False),
+        PersonItem.bounce_evidence.set(evidence.cleared(at, by, detail).as_dict()),
+    ]
+    return update_person(_address(email), actions, PersonItem.bouncing == True)  # noqa: E712 - a condition, not a test
 
 
 def get_bounce_evidence(email: str) -> BounceEvidence | None:

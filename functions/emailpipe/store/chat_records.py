@@ -27,6 +27,7 @@ from emailpipe.store.repo import (
     _message_from,
     _message_item,
     _person_from,
+    update_person,
 )
 
 # ---------------------------------------------------------------- people
@@ -74,16 +75,7 @@ def page_people(role: Role, limit: int, cursor: str | None = None) -> Page[Perso
 
 def set_presence_once(email: str, online: bool, now: float) -> bool:
     """Mark a person online or offline in one conditional write; False when there is no such person."""
-    try:
-        PersonItem(pk=f"PERSON#{email}", sk="PROFILE").update(
-            actions=[PersonItem.online.set(online), PersonItem.last_seen.set(now)],
-            condition=PersonItem.pk.exists(),
-        )
-    except UpdateError as exc:
-        if _is_conditional_failure(exc):
-            return False
-        raise
-    return True
+    return update_person(email, [PersonItem.online.set(online), PersonItem.last_seen.set(now)])
 
 
 # ---------------------------------------------------------------- departments

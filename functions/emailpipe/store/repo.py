@@ -158,6 +158,20 @@ def list_staff() -> list[Person]:
     return people
 
 
+def update_person(email: str, actions: list, condition: Any = None) -> bool:
+    """Apply `actions` to an existing person (and `condition`) in one conditional write; False when it fails."""
+    exists = PersonItem.pk.exists()
+    try:
+        PersonItem(pk=f"PERSON#{email}", sk="PROFILE").update(
+            actions=actions, condition=exists if condition is None else exists & condition
+        )
+    except UpdateError as exc:
+        if _is_conditional_failure(exc):
+            return False
+        raise
+    return True
+
+
 def set_presence(email: str, online: bool, now: float) -> None:
     """Mark a person online (seen now) or offline."""
     PersonItem(pk=f"PERSON#{email}", sk="PROFILE").update(
