@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from emailpipe.store import repo
 from emailpipe.store.models import IndexedItem, Item
 
-_CONDITIONAL_FAILED = "ConditionalCheckFailedException"
-_TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"
 _HOOK_RETENTION_SECONDS = 30 * 24 * 3600
 _PENDING_RETENTION_SECONDS = 24 * 3600
 
@@ -80,21 +78,11 @@ _MODELS = (LinkItem, ClaimItem, PendingPostItem, HookItem)
 
 
 def _bind() -> None:
-    """Share the connection (one botocore client) that `repo.configure` gave the other models."""
-    shared = IndexedItem._connection
-    for model in _MODELS:
-        model._connection = shared
+    repo.share_connection(_MODELS)
 
 
-def _conditional(exc: Exception) -> bool:
-    if getattr(exc, "cause_response_code", None) == _CONDITIONAL_FAILED:
-        return True
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(r is not None and r.code == _TRANSACTION_CONDITION_FAILED for r in reasons)
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_conditional = repo._is_conditional_failure
+_iso = repo._iso
 
 
 # ---------------------------------------------------------------- links

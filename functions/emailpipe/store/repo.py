@@ -70,6 +70,14 @@ def configure(table_name: str, region: str | None = None) -> None:
     _shared["connection"] = shared.connection
 
 
+def share_connection(models: Sequence[type[Item]]) -> None:
+    """Give models defined outside store/models.py the one connection `configure` made (no client of their own)."""
+    shared = IndexedItem._connection
+    if shared is not None:
+        for model in models:
+            model._connection = shared
+
+
 def _connection() -> Connection:
     if "connection" not in _shared:
         _shared["connection"] = Connection(region=Item.Meta.region)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
@@ -77,15 +76,10 @@ _MODELS = (WebhookItem, WebhookDeliveryItem, EventItem)
 
 
 def _bind() -> None:
-    # repo.configure() gives the listed models one shared connection; these models use it too.
-    shared = IndexedItem._connection
-    if shared is not None:
-        for model in _MODELS:
-            model._connection = shared
+    repo.share_connection(_MODELS)
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_iso = repo._iso
 
 
 # ---------------------------------------------------------------- records
