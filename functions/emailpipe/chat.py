@@ -19,6 +19,7 @@ from typing import Any
 from emailpipe.domain import tokens
 from emailpipe.domain.errors import AlreadyExistsError, InvalidInputError, NotFoundError, TooLargeError
 from emailpipe.domain.models import (
+    CLOSED_REPLY_CHOICES,
     AttachmentRef,
     Conversation,
     Department,
@@ -100,7 +101,9 @@ def parse_setting(current: Settings, key: str, value: str | bool | int) -> bool 
     if isinstance(getattr(current, key), str):
         if not isinstance(value, str):
             raise InvalidInputError(f"{key} takes text, not {value!r}", field=key)
-        return value.strip()  # type: ignore[return-value]
+        if key == "closed_reply" and value.strip().lower() not in CLOSED_REPLY_CHOICES:
+            raise InvalidInputError(f"closed_reply is one of {', '.join(CLOSED_REPLY_CHOICES)}", field=key)
+        return value.strip().lower() if key == "closed_reply" else value.strip()  # type: ignore[return-value]
     if isinstance(value, bool):
         raise InvalidInputError(f"{key} takes a whole number, not {value!r}", field=key)
     try:

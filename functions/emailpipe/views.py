@@ -63,6 +63,9 @@ def conversation_view(conversation: Conversation) -> dict[str, Any]:
         "assigned_agent": conversation.assigned_agent,
         "status": conversation.status,
         "created_at": iso(conversation.created_at),
+        "participants": list(conversation.participants),
+        "inbox": conversation.inbox,
+        "linked_from": conversation.linked_from,
     }
 
 
@@ -89,6 +92,9 @@ def message_view(message: Message) -> dict[str, Any]:
         "author": {"email": message.author_email, "role": message.author_role.value},
         "created_at": iso(message.created_at),
         "external_id": message.external_id,
+        "forwarded_by": message.forwarded_by,
+        # What reply extraction cut (quoted history, signature) is kept: `?include=trimmed` returns it.
+        "has_trimmed": message.trimmed_s3_key is not None,
         "attachments": [attachment_view(a, i) for i, a in enumerate(message.attachments)],
     }
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from emailpipe.domain.inboxes import Inbox
 from emailpipe.records import Record
+
+CLOSED_REPLY_CHOICES = ("reopen", "new", "reject")
 
 
 class Role(StrEnum):
@@ -69,8 +72,12 @@ class Conversation(Record):
     subject: str = ""
     department: str | None = None
     assigned_agent: str | None = None
-    status: str = "open"
+    status: str = "open"  # open | pending | closed | archived (chat.CONVERSATION_STATUSES)
     created_at: float = 0.0
+    # People besides the user who get agent replies by email and may reply (added by an agent, or by `cc_join`).
+    participants: tuple[str, ...] = ()
+    inbox: str | None = None  # the piping address of its inbox; None: the deployment's default inbox
+    linked_from: str | None = None  # the closed conversation a reply opened this one from (closed_reply=new)
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -99,6 +106,9 @@ class Message(Record):
     email_message_id: str | None = None
     external_id: str | None = None  # the chat product's own id of this message (unique per conversation)
     text_s3_key: str | None = None  # a long text lives in S3 there; `text` is then its preview (blobs.full_text)
+    forwarded_by: str | None = None  # an agent who forwarded the original sender's email into a new conversation
+    raw_s3_key: str | None = None  # the raw email this message came from (kept in the mail bucket)
+    trimmed_s3_key: str | None = None  # what reply extraction cut (quoted history, signature), kept in S3
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -125,6 +135,16 @@ class Settings(Record):
     token_lifetime_days: int = 180  # a reply token is rejected (token_expired) this long after its issue day
     # File types linked but never attached to notifications (comma-separated extensions; see domain/attachments.py).
     never_attach_types: str = "html,htm,svg,js,mjs,exe,bat,cmd,com,scr,ps1,vbs,jar,msi,sh,app,dll,hta"
+    # People a participant puts in Cc of an email to a conversation join it as participants.
+    cc_join: bool = False
+    # A reply by email to a closed conversation: reopen it, open a new one linked to it, or reject it.
+    closed_reply: str = "reopen"
+    # An agent's forward of a customer's email (to the piping address or support+new@) opens a conversation of
+    # the original sender, even without convert_all_emails.
+    staff_forwards: bool = False
+    # The deployment's extra inboxes (domain/inboxes.py), kept with the settings so each email reads them at once;
+    # not a key of `settings set` (emailpipe inbox add|remove).
+    inboxes: tuple[Inbox, ...] = ()
 
     KEYS = (
         "delimiter",
@@ -144,6 +164,9 @@ class Settings(Record):
         "staff_unauthenticated_domains",
         "token_lifetime_days",
         "never_attach_types",
+        "cc_join",
+        "closed_reply",
+        "staff_forwards",
     )
 
 

@@ -116,6 +116,9 @@ class ConversationItem(IndexedItem):
     assigned_agent = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="open")
     created_at = NumberAttribute(default=0)
+    participants = ListAttribute(of=UnicodeAttribute, null=True)  # besides the user: they get agent replies
+    inbox = UnicodeAttribute(null=True)  # its inbox's piping address; absent: the default inbox
+    linked_from = UnicodeAttribute(null=True)  # the closed conversation it was opened from (closed_reply=new)
 
 
 class AttachmentMap(MapAttribute):
@@ -142,6 +145,9 @@ class MessageItem(Item):
     email_message_id = UnicodeAttribute(null=True)
     external_id = UnicodeAttribute(null=True)
     text_s3_key = UnicodeAttribute(null=True)  # the full text in the mail bucket when `text` is only its preview
+    forwarded_by = UnicodeAttribute(null=True)  # the agent who forwarded the original sender's email
+    raw_s3_key = UnicodeAttribute(null=True)  # the raw email it came from
+    trimmed_s3_key = UnicodeAttribute(null=True)  # what reply extraction cut from it, as text in the mail bucket
 
 
 class ExternalIdItem(Item):
@@ -199,6 +205,12 @@ class SettingsItem(Item):
     max_stranger_emails_per_domain = NumberAttribute(default=50)
     token_lifetime_days = NumberAttribute(default=180)
     never_attach_types = UnicodeAttribute(null=True)
+    cc_join = BooleanAttribute(null=True)
+    closed_reply = UnicodeAttribute(null=True)
+    staff_forwards = BooleanAttribute(null=True)
+    # The extra inboxes as a JSON list (store/inboxes.py writes it under `inboxes_version`; settings writes keep it).
+    inboxes = UnicodeAttribute(null=True)
+    inboxes_version = NumberAttribute(null=True)
 
 
 class PendingItem(Item):

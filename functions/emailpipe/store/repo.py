@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, Transa
 from pynamodb.transactions import TransactWrite
 
 from emailpipe.domain.errors import AlreadyExistsError
+from emailpipe.domain.inboxes import Inbox
 from emailpipe.domain.models import (
     AttachmentRef,
     Conversation,
@@ -247,6 +249,9 @@ def _conversation_from(item: ConversationItem) -> Conversation:
         assigned_agent=item.assigned_agent,
         status=item.status,
         created_at=float(item.created_at or 0),
+        participants=tuple(item.participants or ()),
+        inbox=item.inbox,
+        linked_from=item.linked_from,
     )
 
 
@@ -271,6 +276,9 @@ def _conversation_item(conversation: Conversation) -> ConversationItem:
         assigned_agent=conversation.assigned_agent,
         status=conversation.status,
         created_at=conversation.created_at,
+        participants=list(conversation.participants) or None,
+        inbox=conversation.inbox,
+        linked_from=conversation.linked_from,
     )
 
 
@@ -312,6 +320,9 @@ def _message_item(message: Message) -> MessageItem:
         email_message_id=message.email_message_id,
         external_id=message.external_id,
         text_s3_key=message.text_s3_key,
+        forwarded_by=message.forwarded_by,
+        raw_s3_key=message.raw_s3_key,
+        trimmed_s3_key=message.trimmed_s3_key,
     )
 
 
@@ -333,6 +344,9 @@ def _message_from(item: MessageItem) -> Message:
         email_message_id=item.email_message_id,
         external_id=item.external_id,
         text_s3_key=item.text_s3_key,
+        forwarded_by=item.forwarded_by,
+        raw_s3_key=item.raw_s3_key,
+        trimmed_s3_key=item.trimmed_s3_key,
     )
 
 
@@ -364,19 +378,30 @@ def get_settings() -> Settings:
     except SettingsItem.DoesNotExist:
         return Settings()
     defaults = Settings()
-    values = {}
+    values: dict[str, Any] = {}
     for key in Settings.KEYS:
         value = getattr(item, key, None)
         default = getattr(defaults, key)
         values[key] = default if value is None else type(default)(value)
-    return Settings(**values)
+    return Settings(**values, inboxes=inboxes_from_json(item.inboxes))
+
+
+def inboxes_from_json(text: str | None) -> tuple[Inbox, ...]:
+    """The extra inboxes kept in the settings item (a JSON list of their fields)."""
+    if not text:
+        return ()
+    names = {f.name for f in fields(Inbox)}
+    return tuple(Inbox(**{k: v for k, v in entry.items() if k in names}) for entry in json.loads(text))
 
 
 def put_settings(settings: Settings) -> None:
-    """Replace the product settings."""
-    SettingsItem(
-        pk="SETTINGS", sk="GLOBAL", entity="settings", **{key: getattr(settings, key) for key in Settings.KEYS}
-    ).save()
+    """Write the product settings (Settings.KEYS); the inboxes kept in the same item are left as they are."""
+    SettingsItem(pk="SETTINGS", sk="GLOBAL").update(
+        actions=[
+            SettingsItem.entity.set("settings"),
+            *(getattr(SettingsItem, key).set(getattr(settings, key)) for key in Settings.KEYS),
+        ]
+    )
 
 
 # ---------------------------------------------------------------- inbound outcomes
