@@ -28,13 +28,16 @@ def recipients_for(
     staff: Iterable[Person],
     settings: Settings,
     now: float,
+    participants: Iterable[Person] = (),
 ) -> Routing:
     """The people to email about `message`: never its author, never a bouncing or unsubscribed address."""
     if message.author_role is Role.USER:
         chosen = _staff_for_user_message(conversation, list(staff), settings, now)
     else:
-        # Agents', admins' and the bot's answers always reach the user, whatever their notification setting.
+        # Agents', admins' and the bot's answers always reach the user and every participant (each with their own
+        # token), whatever their notification setting. A staff address is never a participant.
         chosen = [user] if user is not None else []
+        chosen += [p for p in participants if not p.role.is_staff and p.email != conversation.user_email]
     author = (message.author_email or "").lower()
     recipients: list[Person] = []
     skipped: list[tuple[Person, str]] = []

@@ -28,10 +28,10 @@ _PERMANENT = {
 _MAX_SQS_DELAY = 900
 
 
-def send_raw(config: Config, raw: bytes, recipient: str) -> str:
+def send_raw(config: Config, raw: bytes, recipient: str, from_address: str | None = None) -> str:
     """Send one raw email to one recipient through SES v2 (botocore retries throttling with back-off)."""
     request = {
-        "FromEmailAddress": config.piping_address,
+        "FromEmailAddress": from_address or config.piping_address,
         "Destination": {"ToAddresses": [recipient]},
         "Content": {"Raw": {"Data": raw}},
     }
@@ -66,7 +66,7 @@ def notifier_context() -> NotifierContext:
         piping_address=config.piping_address,
         brand_name=config.brand_name,
         keys=lambda: keys.token_keys(config.token_secret_id),
-        send=lambda raw, recipient: send_raw(config, raw, recipient),
+        send=lambda raw, recipient, from_address: send_raw(config, raw, recipient, from_address),
         clock=time.time,
         schedule_digest=((lambda c, r, w, d: schedule_digest(config, c, r, w, d)) if config.digest_queue_url else None),
         presign=lambda key, seconds, filename=None, active=False: blobs.presigned_url(

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from emailpipe.domain import attachments as active_files
-from emailpipe.domain import tokens
+from emailpipe.domain import inboxes, tokens
+from emailpipe.domain.inboxes import Inbox
 from emailpipe.domain.models import Conversation, Message, Person, Role, Settings
 from emailpipe.domain.routing import bot_answered, bot_is_answering, delivery_block, is_offline, recipients_for
 from emailpipe.mail.compose import Attached, Notification, build_notification
@@ -34,12 +35,17 @@ class NotifierContext:
     piping_address: str
     brand_name: str
     keys: Callable[[], Sequence[bytes]]
-    send: Callable[[bytes, str], str]  # (raw MIME, recipient) -> SES message id; raises PermanentSendError
+    send: Callable[[bytes, str, str], str]  # (raw MIME, recipient, From) -> SES message id; PermanentSendError
     clock: Callable[[], float]
     schedule_digest: Callable[[str, str, str, int], None] | None = None  # (conversation, recipient, window, delay)
     presign: Callable[..., str] | None = None  # (S3 key, seconds, filename, active) -> expiring download link
     read_attachment: Callable[[str], bytes] | None = None
     full_text: Callable[[Message], str] | None = None  # a long message's whole text (blobs.full_text)
+
+    @property
+    def default_inbox(self) -> Inbox:
+        """The deployment's own inbox, from its template parameters."""
+        return Inbox(address=self.piping_address, brand_name=self.brand_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +66,10 @@ def notify(message: Message, ctx: NotifierContext) -> list[Delivery]:
     settings = repo.get_settings()
     user = repo.get_person(conversation.user_email)
     staff = repo.list_staff() if message.author_role is Role.USER else []
+    answer = message.author_role is not Role.USER
+    participants = repo.get_people(conversation.participants) if answer and conversation.participants else []
     now = ctx.clock()
-    routing = recipients_for(message, conversation, user, staff, settings, now)
+    routing = recipients_for(message, conversation, user, staff, settings, now, participants)
     deliveries: list[Delivery] = []
     for person, reason in routing.skipped:
         repo.record_skip(message.id, person.email, conversation.id, reason, now)
@@ -228,20 +236,21 @@ def _send(
     claim_key: str,
 ) -> Delivery:
     messages = content.messages
+    # Every notification of a conversation comes from its inbox: its brand, its From identity, its reply domain.
+    inbox = inboxes.of_conversation(inboxes.all_inboxes(ctx.default_inbox, settings), conversation.inbox)
     token = tokens.make_token(ctx.keys(), conversation.id, recipient.email, issued_at=ctx.clock())
-    domain = ctx.piping_address.rpartition("@")[2]
-    mail_message_id = tokens.message_id(token, domain)
+    mail_message_id = tokens.message_id(token, inbox.domain)
     previous = repo.thread_message_ids(conversation.id, recipient.email)
     subject = (
         f"Re: {conversation.subject}"
         if conversation.subject
-        else f"{ctx.brand_name} conversation {conversation.id[:6]}"
+        else f"{inbox.brand_name} conversation {conversation.id[:6]}"
     )
     mail = build_notification(
         Notification(
-            from_name=tokens.display_name(ctx.brand_name, token),
-            from_address=ctx.piping_address,
-            reply_to=tokens.plus_address(ctx.piping_address, token),
+            from_name=tokens.display_name(inbox.brand_name, token),
+            from_address=inbox.sender,
+            reply_to=tokens.plus_address(inbox.address, token),
             to_name=recipient.name,
             to_address=recipient.email,
             subject=subject,
@@ -258,7 +267,7 @@ def _send(
         )
     )
     try:
-        ses_id = ctx.send(bytes(mail), recipient.email)
+        ses_id = ctx.send(bytes(mail), recipient.email, inbox.sender)
     except PermanentSendError as exc:
         repo.finish_delivery(claim_key, recipient.email, status="failed_permanent", now=ctx.clock(), error=str(exc))
         for message in messages:

@@ -76,6 +76,11 @@ def text_key(conversation_id: str, message_id: str) -> str:
     return f"{TEXT_PREFIX}{conversation_id}/{message_id}.txt"
 
 
+def trimmed_key(conversation_id: str, message_id: str) -> str:
+    """Where the part of an email that reply extraction cut (quoted history, signature) is kept."""
+    return f"{TEXT_PREFIX}{conversation_id}/{message_id}.trimmed.txt"
+
+
 def full_text(bucket: str, message: Message) -> str:
     """A message's whole text: read from S3 when the item keeps only a preview (`text_s3_key`)."""
     if not message.text_s3_key:

@@ -17,6 +17,7 @@
 | rate         | RATE#<scope>#<key>  | W#<window start>           | -                 | -             |
 | rate log     | RATE#<scope>#<key>  | LOG                        | -                 | -             |
 | email id     | EMAILID#<sha256>    | FIRST                      | -                 | -             |
+| thread id    | MSGID#<sha256>      | CONV                       | -                 | -             |
 | mailbox      | MAILBOX#<id>        | STATUS                     | -                 | -             |
 | mailbox_lease| MAILBOX#<id>        | LEASE                      | -                 | -             |
 | mailbox_msg  | MAILBOX#<id>        | UID#<v>#<uid> or UIDL#<u>  | -                 | -             |
@@ -236,6 +237,12 @@ class RateLogItem(Item):
     expires_at = NumberAttribute(null=True)
 
 
+class ThreadIdItem(Item):
+    """A stored email's Message-ID -> its conversation, so a reply-all to that email (no token) finds it."""
+
+    conversation_id = UnicodeAttribute()
+
+
 class EmailIdItem(Item):
     """The first stored copy of one email (its sender and Message-ID): later copies are recorded as duplicates."""
 
@@ -316,4 +323,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     ApiKeyItem,
     RateLogItem,
     EmailIdItem,
+    ThreadIdItem,
 )

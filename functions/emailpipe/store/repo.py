@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import time
@@ -44,6 +45,7 @@ from emailpipe.store.models import (
     PersonItem,
     RateLogItem,
     SettingsItem,
+    ThreadIdItem,
     ThreadItem,
 )
 
@@ -158,6 +160,13 @@ def get_person(email: str) -> Person | None:
         return _person_from(PersonItem.get(f"PERSON#{email.strip().lower()}", "PROFILE"))
     except PersonItem.DoesNotExist:
         return None
+
+
+def get_people(emails: Sequence[str]) -> list[Person]:
+    """The people of these addresses who exist, in one BatchGetItem (in the order given)."""
+    keys = list(dict.fromkeys((f"PERSON#{email}", "PROFILE") for email in emails))
+    found = {item.email: _person_from(item) for item in PersonItem.batch_get(keys)} if keys else {}
+    return [found[email] for email in dict.fromkeys(emails) if email in found]
 
 
 def list_staff() -> list[Person]:
@@ -458,15 +467,19 @@ def store_inbound_message(
     limits: Sequence[RateLimit] = (),
     *,
     conversation: Conversation | None = None,
-    new_person: Person | None = None,
+    new_people: Sequence[Person] = (),
+    change: ConversationChange | None = None,
     email_key: str | None = None,
+    thread_key: str | None = None,
     rate_logs: RateLogs | None = None,
 ) -> str:
     """Store the message with everything that exists only because of it, in one transaction.
 
-    The transaction holds the `stored` outcome, the message, the conversation it opens and the stranger who wrote
-    it (convert-all mail), the first-copy guard of the email (`email_key`: a hash of its sender and Message-ID)
-    and the sliding-window log of every cap. So a quarantined or duplicate email leaves nothing behind.
+    The transaction holds the `stored` outcome, the message, the conversation it opens and the strangers it brings
+    (its writer under convert-all, the people it puts in Cc under cc_join), the change it makes to its conversation
+    (reopened, participants joined), the first-copy guard of the email (`email_key`: a hash of its sender and
+    Message-ID), its thread entry (`thread_key`: its Message-ID, so a reply-all to it finds the conversation) and the
+    sliding-window log of every cap. So a quarantined or duplicate email leaves nothing behind.
 
     Returns "stored"; "duplicate" (this S3 object was stored before); "duplicate_of:<s3 key>" (the same email was
     stored from another S3 object); or "rate_limited:<scope>" (that cap already counts `limit` emails within the
@@ -511,15 +524,28 @@ def store_inbound_message(
                 for limit, item, unchanged in writes:
                     transaction.save(item, condition=unchanged)
                     parts.append(f"rate:{limit.scope}")
-                if new_person is not None:
-                    transaction.save(_person_item(new_person), condition=PersonItem.pk.does_not_exist())
-                    parts.append("person")
+                for person in new_people:
+                    transaction.save(_person_item(person), condition=PersonItem.pk.does_not_exist())
+                    parts.append(f"person:{person.email}")
                 transaction.save(_inbound_item(record), condition=not_stored_yet)
                 parts.append("inbound")
                 if conversation is not None:
                     # Its id derives from this S3 key, which the outcome's condition already makes new.
                     transaction.save(_conversation_item(conversation))
                     parts.append("conversation")
+                if change is not None:
+                    transaction.update(
+                        ConversationItem(pk=f"CONV#{change.conversation_id}", sk="META"),
+                        actions=_change_actions(change),
+                        condition=ConversationItem.pk.exists(),
+                    )
+                    parts.append("change")
+                if thread_key:
+                    thread = ThreadIdItem(
+                        pk=f"MSGID#{thread_key}", sk="CONV", entity="thread_id", conversation_id=message.conversation_id
+                    )
+                    transaction.save(thread)
+                    parts.append("thread_id")
                 transaction.save(_message_item(message), condition=MessageItem.pk.does_not_exist())
                 parts.append("message")
         except TransactWriteError as exc:
@@ -533,14 +559,51 @@ def store_inbound_message(
                 return "duplicate"
             if "email_id" in failed:
                 return f"duplicate_of:{first_copy(email_key) if email_key else ''}"
-            if "person" in failed:
-                new_person = None  # another email of this stranger created them meanwhile: keep that record
+            if "change" in failed:
+                return "rate_limited:conversation_gone"  # deleted meanwhile: kept and recorded, not posted
+            taken = {part.partition(":")[2] for part in failed if part.startswith("person:")}
+            # Another email created these people meanwhile: keep their records.
+            new_people = [person for person in new_people if person.email not in taken]
             # Otherwise a cap's log changed meanwhile (a concurrent email): read it again and decide again.
             continue
         return "stored"
     raise RuntimeError("inbound store: the rate logs kept changing; the queue retries this email")
 
 
+@dataclass(frozen=True, slots=True)
+class ConversationChange:
+    """What an inbound email changes in its conversation: reopen it, and the participants it adds."""
+
+    conversation_id: str
+    reopen: bool = False
+    add_participants: tuple[str, ...] = ()
+
+
+def _change_actions(change: ConversationChange) -> list[Any]:
+    actions: list[Any] = []
+    if change.reopen:
+        actions += [ConversationItem.status.set("open"), ConversationItem.gsi2pk.set("STATUS#open")]
+    if change.add_participants:
+        joined = ConversationItem.participants
+        actions.append(joined.set((joined | []).append(list(change.add_participants))))
+    return actions
+
+
+def thread_key(mail_message_id: str) -> str:
+    """The key of an email's thread entry: a hash of its Message-ID."""
+    return hashlib.sha256(mail_message_id.strip().lower().encode("utf-8")).hexdigest()
+
+
+def conversation_of_thread(mail_message_ids: Sequence[str]) -> str | None:
+    """The conversation of the first of these Message-IDs that a stored email had (one BatchGetItem), or None."""
+    keys = list(dict.fromkeys(thread_key(m) for m in mail_message_ids if m and m.strip()))[:_THREAD_LOOKUPS]
+    if not keys:
+        return None
+    found = {item.pk: item.conversation_id for item in ThreadIdItem.batch_get([(f"MSGID#{k}", "CONV") for k in keys])}
+    return next((found[f"MSGID#{k}"] for k in keys if f"MSGID#{k}" in found), None)
+
+
+_THREAD_LOOKUPS = 20
 _RATE_LOG_ATTEMPTS = 5
 # {pk of a cap's log: (the times it holds, its version)}; a cap without a log is absent.
 RateLogs = dict[str, tuple[tuple[float, ...], int | None]]
@@ -574,29 +637,40 @@ class InboundReads:
     person: Person | None
     conversation: Conversation | None
     rate_logs: RateLogs
+    others: dict[str, Person]  # the people of `others` who exist, by address
 
 
-def read_for_inbound(email: str, conversation_id: str | None, rate_log_pks: Sequence[str]) -> InboundReads:
-    """The sender's person, the conversation and the caps' logs in one consistent BatchGetItem request."""
-    keys = [(f"PERSON#{email.strip().lower()}", "PROFILE"), *((pk, "LOG") for pk in rate_log_pks)]
+def read_for_inbound(
+    email: str, conversation_id: str | None, rate_log_pks: Sequence[str], others: Sequence[str] = ()
+) -> InboundReads:
+    """The sender's person, the conversation, the caps' logs and other people (an email's Cc) in one consistent
+    BatchGetItem request."""
+    email = email.strip().lower()
+    keys = [(f"PERSON#{email}", "PROFILE"), *((pk, "LOG") for pk in rate_log_pks)]
+    keys += [(f"PERSON#{other}", "PROFILE") for other in others]
     if conversation_id:
         keys.append((f"CONV#{conversation_id}", "META"))
     pending = [{"pk": pk, "sk": sk} for pk, sk in dict.fromkeys(keys)]
     person = conversation = None
     logs: RateLogs = {}
+    people: dict[str, Person] = {}
     while pending:
         page, unprocessed = Item._batch_get_page(pending, consistent_read=True, attributes_to_get=None)
         for raw in page or []:
             entity = raw.get("entity", {}).get("S")
             if entity == "person":
-                person = _person_from(PersonItem.from_raw_data(raw))
+                found = _person_from(PersonItem.from_raw_data(raw))
+                if found.email == email:
+                    person = found
+                else:
+                    people[found.email] = found
             elif entity == "conversation":
                 conversation = _conversation_from(ConversationItem.from_raw_data(raw))
             elif entity == "rate":
                 item = RateLogItem.from_raw_data(raw)
                 logs[item.pk] = _rate_log_entry(item)
         pending = [{"pk": k["pk"]["S"], "sk": k["sk"]["S"]} for k in unprocessed or []]
-    return InboundReads(person, conversation, logs)
+    return InboundReads(person, conversation, logs, people)
 
 
 def first_copy(email_key: str) -> str | None:

@@ -83,10 +83,35 @@ def post_message(conversation_id: str) -> Response:
     return idempotency.once(router, api_context().idempotency_table, operation)
 
 
+def _includes_trimmed() -> bool:
+    include = query(router, "include")
+    if include is None:
+        return False
+    wanted = {part.strip() for part in include.split(",") if part.strip()}
+    if wanted - {"trimmed"}:
+        raise invalid("include", "the only value is trimmed")
+    return True
+
+
+def _view(message: Any, trimmed: bool) -> dict[str, Any]:
+    view = message_view(message)
+    if trimmed:
+        # What reply extraction cut (quoted history, signature), so the chat can show "the rest of this email".
+        view["trimmed"] = api_context().chat.trimmed_text(message)
+    return view
+
+
 @router.get("/v1/conversations/<conversation_id>/messages")
 def list_messages(conversation_id: str) -> Response:
+    trimmed = _includes_trimmed()
     page = api_context().chat.list_messages(conversation_id, query(router, "cursor"), query_int(router, "limit"))
-    return ok(paged(page, message_view))
+    return ok(paged(page, lambda message: _view(message, trimmed)))
+
+
+@router.get("/v1/conversations/<conversation_id>/messages/<message_id>")
+def get_message(conversation_id: str, message_id: str) -> Response:
+    trimmed = _includes_trimmed()
+    return ok(_view(api_context().chat.get_message(conversation_id, message_id), trimmed))
 
 
 @router.post("/v1/conversations/<conversation_id>/attachments")
