@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
+from dataclasses import dataclass
 
 from emailpipe.domain import delimiter as _delimiter
 from emailpipe.domain import reply_patterns as P
@@ -10,6 +12,7 @@ from emailpipe.domain.delimiter import DELIMITER  # noqa: F401 - re-exported
 from emailpipe.domain.html_text import html_to_text, strip_markers
 from emailpipe.domain.reply_quotes import FORWARD, strip_quotes
 from emailpipe.domain.reply_signature import strip_signature
+from emailpipe.records import Record
 
 # Bodies larger than this are truncated before line processing: the new text of a reply sits at the top, and the cap
 # keeps worst-case work bounded for multi-megabyte bodies.
@@ -59,8 +62,8 @@ def _finish(lines: list[str]) -> str:
     return "\n".join(out)
 
 
-def _extract_lines(lines: list[str]) -> str:
-    kept, state = strip_quotes(lines)
+def _extract_lines(lines: list[str], forward_subject: bool = False) -> str:
+    kept, state = strip_quotes(lines, forward_subject=forward_subject)
     if state != FORWARD:
         kept = strip_signature(kept)
     result = _finish(kept)
@@ -70,14 +73,18 @@ def _extract_lines(lines: list[str]) -> str:
     return result
 
 
-def extract_reply(text: str, *, delimiter: bool = True) -> str:
-    """Return the new text of a plain-text email body, without quoted history or signature."""
+def extract_reply(text: str, *, delimiter: bool = True, subject: str | None = None) -> str:
+    """Return the new text of a plain-text email body, without quoted history or signature.
+
+    subject: the email's subject; when it says forward ("FW:"), an Outlook header block is the forwarded email and
+    the body is kept whole, as a forward marker's is.
+    """
     if not text:
         return ""
     lines = _lines(text)
     if delimiter:
         lines = _cut_at_delimiter(lines)
-    return _extract_lines(lines)
+    return _extract_lines(lines, P.is_forward_subject(subject))
 
 
 @functools.lru_cache(maxsize=1)
@@ -87,8 +94,8 @@ def rendered_for_reply(html: str) -> str:
     return html_to_text(html, drop_quotes=True)
 
 
-def html_to_reply_text(html: str, *, delimiter: bool = True) -> str:
-    """Return the new text of an HTML email body as plain text."""
+def html_to_reply_text(html: str, *, delimiter: bool = True, subject: str | None = None) -> str:
+    """Return the new text of an HTML email body as plain text (subject: as in extract_reply)."""
     if not html or not html.strip():
         return ""
     if len(html) > MAX_HTML_CHARS:
@@ -99,7 +106,7 @@ def html_to_reply_text(html: str, *, delimiter: bool = True) -> str:
     # A reply divider (<hr> above Outlook's header) left at the end once the history was cut is not content.
     while lines and (not lines[-1].strip() or P.is_separator(lines[-1][: P.MAX_LINE])):
         lines.pop()
-    kept, state = strip_quotes(lines)
+    kept, state = strip_quotes(lines, forward_subject=P.is_forward_subject(subject))
     if state != FORWARD:
         kept = strip_signature(kept)
     result = _finish(kept)
@@ -114,10 +121,90 @@ def html_to_reply_text(html: str, *, delimiter: bool = True) -> str:
     return _finish(full)
 
 
-def extract_from_message(text: str | None, html: str | None, *, delimiter: bool = True) -> str:
-    """Return the new text of a message given its text/plain and text/html bodies (either may be missing)."""
+def extract_from_message(
+    text: str | None, html: str | None, *, delimiter: bool = True, subject: str | None = None
+) -> str:
+    """Return the new text of a message given its text/plain and text/html bodies (either may be missing).
+
+    subject: the email's subject, which tells an Outlook forward from an Outlook reply (see extract_reply).
+    """
     if text and text.strip():
-        return extract_reply(text, delimiter=delimiter)
+        return extract_reply(text, delimiter=delimiter, subject=subject)
     if html and html.strip():
-        return html_to_reply_text(html, delimiter=delimiter)
+        return html_to_reply_text(html, delimiter=delimiter, subject=subject)
     return ""
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class Extracted(Record):
+    """An email body split in two: the reply the sender wrote, and what the extraction cut from it."""
+
+    reply: str  # exactly extract_from_message(...)
+    trimmed: str  # quoted history, signature and what sat below the delimiter, in order; "" when nothing was cut
+
+
+def extract_parts(
+    text: str | None, html: str | None, *, delimiter: bool = True, subject: str | None = None
+) -> Extracted:
+    """Return the reply (as extract_from_message) and the trimmed rest of the body, for "show the rest of this email".
+
+    The trimmed part is found in one pass over the body's lines: the reply's lines are a subsequence of them (the
+    extraction only drops lines, or cuts a header off a line it shares with the reply), and every other line was cut.
+    An HTML body is rendered once more in full, since the reply's rendering leaves quoted blocks out.
+    """
+    reply = extract_from_message(text, html, delimiter=delimiter, subject=subject)
+    if text and text.strip():
+        source = _lines(text)
+    elif html and html.strip():
+        source = _lines(html_to_text(html[:MAX_HTML_CHARS]))
+    else:
+        return Extracted(reply=reply, trimmed="")
+    if delimiter:
+        found = _delimiter.find(source)
+        if found is not None:
+            # The delimiter line itself is ours, not the sender's: it is neither reply nor trimmed content.
+            source = source[: found[0]] + source[found[1] + 1 :]
+    return Extracted(reply=reply, trimmed=_trimmed(source, reply))
+
+
+# How many lines below the last matched one a reply line that shared its line with a quote header is looked for.
+_PREFIX_LOOKAHEAD = 50
+
+
+def _trimmed(source: list[str], reply: str) -> str:
+    """The lines of `source` that `reply` does not hold, with a blank line where reply text stood between them."""
+    keys = [strip_markers(line).strip() for line in source]
+    where: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        if key:
+            where.setdefault(key, []).append(index)
+    kept: dict[int, str] = {}  # source index -> the text of it the reply holds
+    at = 0
+    for wanted in reply.split("\n"):
+        wanted = wanted.strip()
+        if not wanted:
+            continue
+        spots = where.get(wanted, ())
+        pick = bisect.bisect_left(spots, at)
+        if pick < len(spots):
+            kept[spots[pick]] = wanted
+            at = spots[pick] + 1
+            continue
+        # Reply text on the line of a quote header ("Thanks! On Mon, ... wrote:"): the line starts with it.
+        for index in range(at, min(len(keys), at + _PREFIX_LOOKAHEAD)):
+            if keys[index].startswith(wanted):
+                kept[index] = wanted
+                at = index + 1
+                break
+    out: list[str] = []
+    for index, line in enumerate(source):
+        held = kept.get(index)
+        if held is None:
+            out.append(line)
+            continue
+        rest = keys[index][len(held) :].strip()
+        if rest:
+            out.append(rest)
+        elif out and out[-1].strip():
+            out.append("")
+    return _finish(out)

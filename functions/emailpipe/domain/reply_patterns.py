@@ -502,7 +502,10 @@ _FORWARDED = _words(
     "Wiadomość przekazana dalej|Przekazana wiadomość|Пересылаемое сообщение|Пересланное сообщение|"
     "Начало переадресованного сообщения|Переслане повідомлення|Vidarebefordrat meddelande|"
     "Videresendt melding|Videresendt meddelelse|Välitetty viesti|转发的邮件|轉寄的郵件|転送されたメッセージ|"
-    "転送メッセージ|Přeposlaná zpráva|Továbbított üzenet|전달된 메시지"
+    "転送メッセージ|Přeposlaná zpráva|Továbbított üzenet|전달된 메시지|"
+    # Apple Mail's "Begin forwarded message:" as its other localisations write it.
+    "Anfang der weitergeleiteten Nachricht|Inicio del mensaje reenviado|Início da mensagem encaminhada|"
+    "Videresendt besked|Vidarebefordrat brev|Vidarebefordrat mejl|Forwarded Email|Doorgestuurd e-mailbericht"
 )
 _ORIGINAL_LETTERS = frozenset(w[:2] for w in _ORIGINAL)
 _FORWARDED_LETTERS = frozenset(w[:2] for w in _FORWARDED)
@@ -535,6 +538,64 @@ def is_forward_marker(line: str) -> bool:
 
 
 FORWARDED_RE = LinePattern(is_forward_marker)
+
+# --- Subject prefixes -------------------------------------------------------------------------------------------
+
+# What mail clients put in front of a forwarded email's subject, in their languages: Fwd/Fw (en and most), WG (de),
+# TR (fr), RV (es), I (it), Doorst (nl), ENC (pt), VB (sv), VS (da, no; Finnish Outlook writes VS for a reply, and
+# then only a reply whose history is an Outlook header block is kept whole), VL (fi), PD (pl), PŘ (cs), TOV (hu),
+# İLT (tr), ΠΘ (el), Пересл (ru), 转发/轉寄 (zh), 転送 (ja), 전달 (ko).
+_FORWARD_PREFIXES = _words(
+    "Fwd|Fw|Fwrd|WG|TR|RV|I|Doorst|ENC|VB|VS|VL|PD|PŘ|TOV|İLT|ILT|ΠΘ|Пересл|Переслано|转发|轉寄|轉發|転送|전달"
+)
+# Reply prefixes: Re (en and most), AW (de), SV (sv, da, no), Antw (nl), R/RIF (it), RES (pt), ODP (pl), Ynt (tr),
+# Отв/Ответ (ru), ΑΠ/ΣΧΕΤ (el), 回复/回覆/答复 (zh), 返信 (ja), 답장/회신 (ko).
+_REPLY_PREFIXES = _words(
+    "Re|AW|Antw|Antwort|SV|R|RIF|RES|ODP|Ynt|Vá|VA|Atb|Ats|Odg|Отв|Ответ|ΑΠ|ΣΧΕΤ|回复|回覆|答复|返信|답장|회신"
+)
+# Up to three "[tag]"s ("[EXTERNAL]", "[#123]"), then a word of letters, an optional count ("Re[2]", "AW(3)"), a colon.
+_SUBJECT_PREFIX_RE = re.compile(
+    r"\s*(?:\[[^\]\n]{0,60}\]\s*){0,3}([^\W\d_]{1,12})\s*(?:\[\d{1,4}\]|\(\d{1,4}\))?\s*[:：]"
+)
+_OLD_FORWARD = ("fwd:", "fw: ")  # "[Fwd: Broken widget]", as Netscape and old Thunderbird wrote it
+
+
+def _subject_prefixes(subject: str) -> tuple[list[str], int]:
+    """The folded reply/forward prefixes in front of a subject, outermost first, and where the rest begins."""
+    found: list[str] = []
+    pos = 0
+    head = subject[:MAX_LINE]
+    while len(found) < 20:
+        match = _SUBJECT_PREFIX_RE.match(head, pos)
+        if match is None:
+            break
+        word = fold(match.group(1))
+        if word not in _FORWARD_PREFIXES and word not in _REPLY_PREFIXES:
+            break
+        found.append(word)
+        pos = match.end()
+    return found, pos
+
+
+def is_forward_subject(subject: str | None) -> bool:
+    """True when the outermost prefix of a subject says forward ("Fwd:", "FW: RE:", "WG:", "[ext] TR:", "[Fwd: x]")."""
+    if not subject:
+        return False
+    found, _ = _subject_prefixes(subject)
+    if found:
+        return found[0] in _FORWARD_PREFIXES
+    head = subject.lstrip()
+    return head[:1] == "[" and fold(head[1:5]) in _OLD_FORWARD
+
+
+def strip_subject_prefixes(subject: str) -> str:
+    """The subject without its leading reply and forward prefixes (and an old-style "[Fwd: ...]" wrapper)."""
+    found, pos = _subject_prefixes(subject)
+    rest = subject[pos:].strip() if found else subject.strip()
+    if rest.startswith("[") and rest.endswith("]") and fold(rest[1:5]) in _OLD_FORWARD:
+        return strip_subject_prefixes(rest[1:-1].split(":", 1)[1])
+    return rest
+
 
 # Horizontal rules written with characters: Outlook's underscores, dashes, equals, box drawing, or an <hr> marker.
 # (As regexes these character classes would each compile a 64K-entry bitmap; str methods test them directly.)

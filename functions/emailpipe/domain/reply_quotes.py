@@ -228,16 +228,21 @@ def _separator_then_fields(lines: list[str], i: int) -> bool:
     return j is not None and _field_kind(lines[j]) in ("from", "sent")
 
 
-def _header_at(lines: list[str], i: int) -> _Header | str | None:
-    """Classify line i: a quote header (returned), 'forward' for a forwarded-message marker, or None."""
+def _header_at(lines: list[str], i: int, forward_subject: bool = False) -> _Header | str | None:
+    """Classify line i: a quote header (returned), 'forward' for a forwarded-message marker, or None.
+
+    With forward_subject (the subject says "FW:", "WG:"...), an Outlook header block, with or without its
+    "-----Original Message-----" or underscore rule, is the forwarded email's header: Outlook writes a forward and a
+    reply the same way, and only the subject tells them apart.
+    """
     line = _cap(lines[i])
     if P.is_forward_marker(line):
         return FORWARD
     if P.is_original_message(line) or _separator_then_fields(lines, i):
-        return _Header(i, len(lines) - 1, hard=True)
+        return FORWARD if forward_subject else _Header(i, len(lines) - 1, hard=True)
     end = _field_block(lines, i)
     if end is not None:
-        return _Header(i, end, hard=True)
+        return FORWARD if forward_subject else _Header(i, end, hard=True)
     if _from_line_alone(lines, i):
         return _Header(i, i, hard=not _followed_by_quote(lines, i))
     if P.is_dashed_attribution(line):
@@ -286,8 +291,26 @@ def _skip_quote_run(lines: list[str], i: int) -> int:
     return i
 
 
-def strip_quotes(lines: list[str]) -> tuple[list[str], str]:
-    """Return the lines the sender wrote (interleaved answers kept) and NONE, QUOTED or FORWARD."""
+def find_history(lines: list[str], *, forward_subject: bool = False) -> tuple[int, str] | None:
+    """Where the first quoted history or forwarded message starts, and QUOTED or FORWARD (None: neither)."""
+    for i, line in enumerate(lines):
+        if is_quote(line):
+            return i, QUOTED
+        if _blank(line):
+            continue
+        header = _header_at(lines, i, forward_subject)
+        if header == FORWARD:
+            return i, FORWARD
+        if isinstance(header, _Header):
+            return header.start, QUOTED
+    return None
+
+
+def strip_quotes(lines: list[str], *, forward_subject: bool = False) -> tuple[list[str], str]:
+    """Return the lines the sender wrote (interleaved answers kept) and NONE, QUOTED or FORWARD.
+
+    forward_subject: the email's subject says it is a forward (see _header_at).
+    """
     out: list[tuple[int, str]] = []
     state = NONE
     n = len(lines)
@@ -302,7 +325,7 @@ def strip_quotes(lines: list[str]) -> tuple[list[str], str]:
             out.append((i, line))
             i += 1
             continue
-        header = _header_at(lines, i)
+        header = _header_at(lines, i, forward_subject)
         if header is None:
             out.append((i, line))
             i += 1
