@@ -100,13 +100,22 @@ def html_to_reply_text(html: str, *, delimiter: bool = True, subject: str | None
         return ""
     if len(html) > MAX_HTML_CHARS:
         html = html[:MAX_HTML_CHARS]
+    forward_subject = P.is_forward_subject(subject)
+    if forward_subject:
+        # The quote marking cuts at Outlook's divider, above which a forward's header block sits: read the whole body.
+        whole = _lines(html_to_text(html))
+        if delimiter:
+            whole = _cut_at_delimiter(whole)
+        kept, state = strip_quotes(whole, forward_subject=True)
+        if state == FORWARD:
+            return _finish(kept)
     lines = _lines(rendered_for_reply(html))
     if delimiter:
         lines = _cut_at_delimiter(lines)
     # A reply divider (<hr> above Outlook's header) left at the end once the history was cut is not content.
     while lines and (not lines[-1].strip() or P.is_separator(lines[-1][: P.MAX_LINE])):
         lines.pop()
-    kept, state = strip_quotes(lines, forward_subject=P.is_forward_subject(subject))
+    kept, state = strip_quotes(lines, forward_subject=forward_subject)
     if state != FORWARD:
         kept = strip_signature(kept)
     result = _finish(kept)
