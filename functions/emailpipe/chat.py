@@ -18,6 +18,7 @@ from typing import Any
 
 from emailpipe.domain import tokens
 from emailpipe.domain.errors import AlreadyExistsError, InvalidInputError, NotFoundError, TooLargeError
+from emailpipe.domain.inboxes import Inbox, all_inboxes, is_inbox_address
 from emailpipe.domain.models import (
     CLOSED_REPLY_CHOICES,
     AttachmentRef,
@@ -31,6 +32,7 @@ from emailpipe.domain.models import (
     Source,
 )
 from emailpipe.store import blobs, chat_records, ops, repo
+from emailpipe.store import inboxes as inbox_store
 from emailpipe.store.paging import Page, clamp_limit, decode_cursor, encode_cursor
 
 CONVERSATION_STATUSES = ("open", "pending", "closed", "archived")
@@ -40,6 +42,9 @@ MAX_ATTACHMENTS = 10
 # A long text lives in S3 with a preview in the item (as for long emails); beyond this it is refused.
 MAX_TEXT_CHARS = 1_000_000
 UPLOAD_EXPIRY_SECONDS = 900
+MAX_TRIMMED_BYTES = 8 * 1024 * 1024  # what reply extraction cut is read back at most this long
+# People besides the user in one conversation: each gets every agent reply, so the list stays short.
+MAX_PARTICIPANTS = 20
 DOWNLOAD_EXPIRY_SECONDS = 300
 STATUS_METRICS = (
     "EmailsReceived",
@@ -148,6 +153,8 @@ class ChatApi:
 
     mail_bucket: str
     attachment_prefix: str = "attachments/"
+    # The deployment's own inbox (PipingAddress, BrandName): listed first and never removed.
+    default_inbox: Inbox | None = None
 
     # ------------------------------------------------------------ departments
 
@@ -297,6 +304,108 @@ class ChatApi:
         repo.put_settings(updated)
         return updated
 
+    # ------------------------------------------------------------ inboxes
+
+    def list_inboxes(self) -> tuple[Inbox, ...]:
+        """The deployment's default inbox first (as changed, when it was), then every added inbox."""
+        stored = inbox_store.list_inboxes()
+        if self.default_inbox is None:
+            return stored
+        return all_inboxes(self.default_inbox, Settings(inboxes=stored))
+
+    def add_inbox(
+        self,
+        address: str,
+        brand_name: str,
+        from_address: str | None = None,
+        department: str | None = None,
+        convert_all_emails: bool | str | None = None,
+        delimiter: bool | str | None = None,
+    ) -> Inbox:
+        """Add a piping address (AlreadyExistsError when it is an inbox already)."""
+        address = self._inbox_address(address)
+        if self.default_inbox is not None and address == self.default_inbox.address:
+            raise AlreadyExistsError(f"{address} is the deployment's default inbox; change it with update_inbox")
+        inbox = self._checked_inbox(
+            Inbox(
+                address=address,
+                brand_name=_brand(brand_name),
+                from_address=_optional_email(from_address, "from_address"),
+                department=self._inbox_department(department),
+                convert_all_emails=_optional_flag(convert_all_emails, "convert_all_emails"),
+                delimiter=_optional_flag(delimiter, "delimiter"),
+            )
+        )
+        inbox_store.put_inbox(inbox, exists=False)
+        return inbox
+
+    def update_inbox(
+        self,
+        address: str,
+        brand_name: str | None = None,
+        from_address: str | None = None,
+        department: str | None = None,
+        convert_all_emails: bool | str | None = None,
+        delimiter: bool | str | None = None,
+    ) -> Inbox:
+        """Change an inbox (the default one too): None leaves a field; "" clears from_address or department, and
+        sets convert_all_emails or delimiter back to the setting of the same name."""
+        address = normalize_email(address, field="address")
+        current = next((inbox for inbox in self.list_inboxes() if inbox.address == address), None)
+        if current is None:
+            raise NotFoundError(f"no inbox {address}")
+        changes: dict[str, Any] = {}
+        if brand_name is not None:
+            changes["brand_name"] = _brand(brand_name)
+        if from_address is not None:
+            changes["from_address"] = _optional_email(from_address or None, "from_address")
+        if department is not None:
+            changes["department"] = self._inbox_department(department or None)
+        for name, value in (("convert_all_emails", convert_all_emails), ("delimiter", delimiter)):
+            if value is not None:
+                changes[name] = _optional_flag(value if value != "" else None, name)
+        inbox = self._checked_inbox(replace(current, **changes))
+        is_default = self.default_inbox is not None and address == self.default_inbox.address
+        # The default inbox exists without being stored: its first change stores it (then it wins over the template).
+        inbox_store.put_inbox(inbox, exists=None if is_default else True)
+        return inbox
+
+    def remove_inbox(self, address: str) -> None:
+        """Remove an added inbox; mail to it is then treated as mail to no inbox (the default cannot be removed)."""
+        address = normalize_email(address, field="address")
+        if self.default_inbox is not None and address == self.default_inbox.address:
+            raise InvalidInputError("the deployment's default inbox cannot be removed", field="address")
+        if not inbox_store.remove_inbox(address):
+            raise NotFoundError(f"no inbox {address}")
+
+    def _inbox_address(self, address: str) -> str:
+        address = normalize_email(address, field="address")
+        if "+" in address.partition("@")[0]:
+            # Plus-addresses carry reply tokens: an inbox is always a base address.
+            raise InvalidInputError("an inbox address has no +tag", field="address")
+        return address
+
+    def _inbox_department(self, department: str | None) -> str | None:
+        if department is None:
+            return None
+        found = repo.get_department(department) if isinstance(department, str) else None
+        if found is None:
+            raise InvalidInputError(f"no department {department!r}", field="department")
+        return found.name
+
+    def _checked_inbox(self, inbox: Inbox) -> Inbox:
+        """Refuse an inbox whose address or From identity is another inbox's or a registered person's."""
+        others = [other for other in self.list_inboxes() if other.address != inbox.address]
+        for name, value in (("address", inbox.address), ("from_address", inbox.from_address)):
+            if value is None:
+                continue
+            if is_inbox_address(others, value):
+                raise InvalidInputError(f"{value} belongs to another inbox", field=name)
+            if repo.get_person(value) is not None:
+                # Mail from an inbox address is never taken as a person's: that person could no longer write.
+                raise InvalidInputError(f"{value} is a registered person's address", field=name)
+        return inbox
+
     # ------------------------------------------------------------ conversations
 
     def open_conversation(self, user_email: str, department: str | None = None, subject: str = "") -> Conversation:
@@ -371,6 +480,68 @@ class ChatApi:
             raise NotFoundError(f"no conversation {conversation_id}")
         return updated
 
+    def close_conversation(self, conversation_id: str) -> Conversation:
+        """Close a conversation (a reply by email then follows the setting closed_reply)."""
+        return self.update_conversation(conversation_id, status="closed")
+
+    def reopen_conversation(self, conversation_id: str) -> Conversation:
+        """Open a closed or archived conversation again."""
+        return self.update_conversation(conversation_id, status="open")
+
+    def archive_conversation(self, conversation_id: str) -> Conversation:
+        """Archive a conversation: replies by email to it are never posted."""
+        return self.update_conversation(conversation_id, status="archived")
+
+    # ------------------------------------------------------------ participants
+
+    def add_participant(self, conversation_id: str, email: str, name: str | None = None) -> Conversation:
+        """Add a person who gets the agents' replies by email (a new address becomes a user); idempotent."""
+        return self.add_participant_created(conversation_id, email, name)[0]
+
+    def add_participant_created(
+        self, conversation_id: str, email: str, name: str | None = None
+    ) -> tuple[Conversation, bool]:
+        """`add_participant`, also saying whether the address was added now (False: it was a participant already)."""
+        email = normalize_email(email)
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise InvalidInputError("name is a non-empty text", field="name")
+        conversation = self.get_conversation(conversation_id)
+        if email == conversation.user_email:
+            raise InvalidInputError("the conversation's user takes part already", field="email")
+        if email in conversation.participants:
+            return conversation, False
+        person = repo.get_person(email)
+        if person is not None and person.role is not Role.USER:
+            # An agent answers as staff (recognised by address in a Cc or reply-all); assign them instead.
+            raise InvalidInputError("an agent or admin is never a participant", field="email")
+        if self._is_inbox_address(email):
+            raise InvalidInputError("an inbox address cannot be a participant", field="email")
+        if len(conversation.participants) >= MAX_PARTICIPANTS:
+            raise InvalidInputError(f"a conversation has at most {MAX_PARTICIPANTS} participants", field="email")
+        if person is None:
+            display = " ".join(name.split()) if name else email.partition("@")[0]
+            repo.ensure_person(Person(email, display, Role.USER))
+        updated, outcome = chat_records.add_participant(conversation.id, email, MAX_PARTICIPANTS)
+        if updated is None:
+            raise NotFoundError(f"no conversation {conversation_id}")
+        if outcome == "full":
+            raise InvalidInputError(f"a conversation has at most {MAX_PARTICIPANTS} participants", field="email")
+        return updated, outcome == "added"
+
+    def remove_participant(self, conversation_id: str, email: str) -> Conversation:
+        """Remove a participant: no more replies by email, and mail from them to the conversation is refused."""
+        email = normalize_email(email)
+        updated, removed = chat_records.remove_participant(conversation_id, email)
+        if updated is None:
+            raise NotFoundError(f"no conversation {conversation_id}")
+        if not removed:
+            raise NotFoundError(f"{email} is not a participant of conversation {conversation_id}")
+        return updated
+
+    def _is_inbox_address(self, email: str) -> bool:
+        # A notification to an inbox would come straight back in as a new email.
+        return is_inbox_address(self.list_inboxes(), email)
+
     # ------------------------------------------------------------ messages
 
     def post_message(
@@ -398,8 +569,11 @@ class ChatApi:
             person = repo.get_person(normalize_email(author, field="author"))
             if person is None:
                 raise NotFoundError(f"no person {author}")
-            if person.role is Role.USER and person.email != conversation.user_email:
-                raise InvalidInputError("a user can only post in their own conversation", field="author")
+            members = (conversation.user_email, *conversation.participants)
+            if person.role is Role.USER and person.email not in members:
+                raise InvalidInputError(
+                    "a user can only post in their own conversation or one they take part in", field="author"
+                )
             author_email, role, source = person.email, person.role, Source.CHAT
         files = [a if isinstance(a, NewAttachment) else NewAttachment.from_path(a) for a in attachments]
         if len(files) > MAX_ATTACHMENTS:
@@ -459,6 +633,19 @@ class ChatApi:
         items = [self.with_full_text(m) for m in page.items]
         return Page(items, page.next)
 
+    def get_message(self, conversation_id: str, message_id: str) -> Message:
+        """One message of a conversation, with its whole text."""
+        message = chat_records.get_message(conversation_id, message_id)
+        if message is None:
+            raise NotFoundError(f"no message {message_id} in conversation {conversation_id}")
+        return self.with_full_text(message)
+
+    def trimmed_text(self, message: Message) -> str | None:
+        """What reply extraction cut from an emailed message (quoted history, signature), or None if nothing was."""
+        if not message.trimmed_s3_key:
+            return None
+        return blobs.read_object(self.mail_bucket, message.trimmed_s3_key, MAX_TRIMMED_BYTES).decode("utf-8", "replace")
+
     def new_upload(self, conversation_id: str, filename: str, content_type: str) -> Upload:
         """A presigned PUT for one attachment of a coming message in this conversation."""
         self.get_conversation(conversation_id)
@@ -499,15 +686,16 @@ class ChatApi:
         )
 
     def participant_warnings(self, conversation: Conversation) -> list[str]:
-        """What the chat should show about the user's email address (bouncing, unsubscribed)."""
-        user = repo.get_person(conversation.user_email)
-        if user is None:
-            return []
+        """What the chat should show about the user's and participants' addresses (bouncing, unsubscribed)."""
         warnings = []
-        if user.bouncing:
-            warnings.append(f"{user.email}: bouncing, emails to it are not sent")
-        if user.unsubscribed:
-            warnings.append(f"{user.email}: unsubscribed from all email")
+        for email in (conversation.user_email, *conversation.participants):
+            person = repo.get_person(email)
+            if person is None:
+                continue
+            if person.bouncing:
+                warnings.append(f"{person.email}: bouncing, emails to it are not sent")
+            if person.unsubscribed:
+                warnings.append(f"{person.email}: unsubscribed from all email")
         return warnings
 
     def conversation(self, conversation_id: str) -> tuple[Conversation, list[Message]]:
@@ -560,6 +748,37 @@ class ChatApi:
             source = "CloudWatch metrics (namespace emailpipe)"
         dlq = ops.queue_depths({name: url for name, url in dead_letter_queues.items() if url})
         return {"since": since, "source": source, "metrics": sums, "reasons": reasons, "dlq": dlq}
+
+
+MAX_BRAND_CHARS = 40
+_BRAND_FORBIDDEN = set('|<>"\\@')
+
+
+def _brand(value: Any) -> str:
+    """A brand name for the `<brand>| <token>` display name: short, one line, none of the characters it splits on."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError("an inbox needs a brand name", field="brand_name")
+    brand = " ".join(value.split())
+    if len(brand) > MAX_BRAND_CHARS or _BRAND_FORBIDDEN & set(brand) or not brand.isprintable():
+        raise InvalidInputError(
+            f'a brand name is at most {MAX_BRAND_CHARS} printable characters, without | < > " \\ @',
+            field="brand_name",
+        )
+    return brand
+
+
+def _optional_email(value: str | None, field: str) -> str | None:
+    return None if value is None else normalize_email(value, field=field)
+
+
+def _optional_flag(value: bool | str | None, field: str) -> bool | None:
+    """on/off (or true/false) for an inbox's own choice; None: the setting of the same name applies."""
+    if value is None or isinstance(value, bool):
+        return value
+    lowered = value.strip().lower() if isinstance(value, str) else None
+    if lowered not in _BOOLEAN_WORDS:
+        raise InvalidInputError(f"{field} takes on or off, not {value!r}", field=field)
+    return _BOOLEAN_WORDS[lowered]
 
 
 def _role_start_cursor(role: Role) -> str:

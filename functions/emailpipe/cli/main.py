@@ -41,8 +41,11 @@ def _connect() -> Any:
 
 def _api(info: Any) -> Any:
     from emailpipe.chat import ChatApi
+    from emailpipe.domain.inboxes import Inbox
 
-    return ChatApi(mail_bucket=info.outputs["MailBucketName"])
+    piping = info.outputs.get("PipingAddress", "").strip().lower()
+    default = Inbox(address=piping, brand_name=info.outputs.get("BrandName", "AiX")) if piping else None
+    return ChatApi(mail_bucket=info.outputs["MailBucketName"], default_inbox=default)
 
 
 def _iso(ts: float) -> str:
@@ -168,6 +171,10 @@ def cmd_conversation_show(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     print(f"conversation {conversation.id} · user {conversation.user_email} · subject {conversation.subject!r}")
+    linked = f" · linked from {conversation.linked_from}" if conversation.linked_from else ""
+    print(f"  status {conversation.status} · inbox {conversation.inbox or 'default'}{linked}")
+    if conversation.participants:
+        print(f"  participants: {', '.join(conversation.participants)}")
     for warning in warnings:
         print(f"  ! {warning}")
     for message in messages:
@@ -432,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("conversation")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_conversation_show)
+    from emailpipe.cli import conversations
+
+    conversations.register(conv)
 
     msg = sub.add_parser("message", help="chat messages").add_subparsers(dest="action", required=True)
     p = msg.add_parser("post")
@@ -472,6 +482,10 @@ def build_parser() -> argparse.ArgumentParser:
     from emailpipe.cli import apikeys
 
     apikeys.add_parser(sub, _connect)
+
+    from emailpipe.cli import inboxes as inbox_commands
+
+    inbox_commands.add_parser(sub, lambda: _api(_connect()))
 
     from emailpipe.cli import webhooks as webhook_commands
 

@@ -147,3 +147,72 @@ def build_notification(n: Notification) -> EmailMessage:
             item.data, maintype=maintype or "application", subtype=subtype or "octet-stream", filename=item.filename
         )
     return mail
+
+
+@dataclass(frozen=True, slots=True)
+class AutoAnswerMail:
+    """The one polite automatic answer to a reply that was not posted (closed or archived conversation)."""
+
+    from_name: str
+    from_address: str
+    to_name: str
+    to_address: str
+    subject: str  # the subject of the email answered
+    message_id: str
+    reason: str  # closed | archived
+    inbox_address: str  # where a new email opens a new conversation
+    in_reply_to: str | None = None  # the Message-ID of the email answered
+    date: float = 0.0
+
+
+_AUTO_ANSWER_TEXT = {
+    "closed": (
+        "The conversation you replied to is closed, so your message was not added to it.",
+        "To reach us again, please send a new email to {address}: it opens a new conversation.",
+    ),
+    "archived": (
+        "The conversation you replied to is archived and can no longer receive replies, so your message was not "
+        "added to it.",
+        "To reach us, please send a new email to {address}: it opens a new conversation.",
+    ),
+}
+
+
+def _auto_answer_paragraphs(a: AutoAnswerMail) -> list[str]:
+    what, next_step = _AUTO_ANSWER_TEXT[a.reason]
+    return [
+        f"Hello {a.to_name}," if a.to_name else "Hello,",
+        f"Thank you for your email. {what}",
+        next_step.format(address=a.inbox_address),
+        "This is an automatic answer; you will not get another one today.",
+        a.from_name,
+    ]
+
+
+def build_auto_answer(a: AutoAnswerMail) -> EmailMessage:
+    """The automatic answer as a multipart/alternative email, marked `Auto-Submitted: auto-replied` (RFC 3834)."""
+    subject = " ".join(a.subject.split())
+    if not subject:
+        subject = "Your email"
+    elif not re.match(r"(?i)re\s*:", subject):
+        subject = f"Re: {subject}"
+    mail = EmailMessage()
+    mail["From"] = _address(a.from_name, a.from_address)
+    mail["To"] = _address(a.to_name, a.to_address)
+    mail["Subject"] = header_safe(subject, limit=250)
+    mail["Date"] = format_datetime(datetime.fromtimestamp(a.date, UTC) if a.date else datetime.now(UTC))
+    mail["Message-ID"] = a.message_id
+    answered = header_safe(a.in_reply_to or "", limit=900).split()
+    if answered:
+        # A Message-ID given without its angle brackets still threads once they are put back.
+        msg_id = answered[0] if answered[0].startswith("<") else f"<{answered[0]}>"
+        mail["In-Reply-To"] = msg_id
+        mail["References"] = msg_id
+    # An answer to an answer would loop: responders and mail servers must not reply to this one.
+    mail["Auto-Submitted"] = "auto-replied"
+    mail["X-Auto-Response-Suppress"] = "All"
+    paragraphs = _auto_answer_paragraphs(a)
+    mail.set_content("\n\n".join(paragraphs) + "\n")
+    body = "\n".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    mail.add_alternative(f"<!DOCTYPE html><html><body>\n{body}\n</body></html>", subtype="html")
+    return mail

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
 from emailpipe.domain.models import Conversation, Department, InboundRecord, Message, Person, Role
@@ -148,6 +149,63 @@ def update_conversation(
     except ConversationItem.DoesNotExist:
         return None
     return _conversation_from(item)
+
+
+def add_participant(conversation_id: str, email: str, limit: int) -> tuple[Conversation | None, str]:
+    """Append `email` to a conversation's participants in one conditional write (absent, and fewer than `limit`).
+
+    Returns the conversation as stored and "added", "present" (already a participant) or "full"; (None, "missing")
+    when there is no conversation."""
+    participants = ConversationItem.participants
+    item = ConversationItem(pk=f"CONV#{conversation_id}", sk="META")
+    try:
+        item.update(
+            actions=[participants.set((participants | []).append([email]))],
+            condition=ConversationItem.pk.exists()
+            & ~participants.contains(email)
+            & (participants.does_not_exist() | (size(participants) < limit)),
+        )
+    except UpdateError as exc:
+        if not _is_conditional_failure(exc):
+            raise
+        # Which condition failed is read back: the conversation is gone, the address is there, or the list is full.
+        try:
+            item.refresh(consistent_read=True)
+        except ConversationItem.DoesNotExist:
+            return None, "missing"
+        return _conversation_from(item), "present" if email in (item.participants or ()) else "full"
+    return _conversation_from(item), "added"
+
+
+_PARTICIPANT_ATTEMPTS = 5
+
+
+def remove_participant(conversation_id: str, email: str) -> tuple[Conversation | None, bool]:
+    """Take `email` out of a conversation's participants: the list is rewritten on condition it did not change.
+
+    Returns the conversation as stored and whether the address was a participant; (None, False) when there is none."""
+    participants = ConversationItem.participants
+    for _ in range(_PARTICIPANT_ATTEMPTS):
+        item = ConversationItem(pk=f"CONV#{conversation_id}", sk="META")
+        try:
+            item.refresh(consistent_read=True)
+        except ConversationItem.DoesNotExist:
+            return None, False
+        old = list(item.participants or ())
+        if email not in old:
+            return _conversation_from(item), False
+        kept = [address for address in old if address != email]
+        try:
+            item.update(
+                actions=[participants.set(kept) if kept else participants.remove()],
+                condition=ConversationItem.pk.exists() & (participants == old),
+            )
+        except UpdateError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            continue  # someone changed the list meanwhile: read it again
+        return _conversation_from(item), True
+    raise RuntimeError("the participants kept changing; try again")
 
 
 # ---------------------------------------------------------------- messages

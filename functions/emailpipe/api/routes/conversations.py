@@ -1,4 +1,5 @@
-"""Conversations: open, get, list by user or status, and change status, department or assigned agent."""
+"""Conversations: open, get, list by user or status, change status, department or assigned agent, and add or remove
+participants."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from emailpipe.api import idempotency
 from emailpipe.api.context import api_context
 from emailpipe.api.problems import invalid
-from emailpipe.api.requests import created, field, json_body, ok, only_fields, paged, query, query_int
+from emailpipe.api.requests import created, field, json_body, ok, only_fields, paged, path_param, query, query_int
 from emailpipe.views import conversation_view
 
 router = APIGatewayHttpRouter()
@@ -59,5 +60,27 @@ def patch_conversation(conversation_id: str) -> Response:
             raise invalid("status", "cannot be null")
         conversation = api_context().chat.update_conversation(conversation_id, **changes)
         return ok(conversation_view(conversation))
+
+    return idempotency.once(router, api_context().idempotency_table, operation)
+
+
+@router.post("/v1/conversations/<conversation_id>/participants")
+def add_participant(conversation_id: str) -> Response:
+    def operation() -> Response:
+        body = json_body(router)
+        only_fields(body, {"email", "name"})
+        conversation, added = api_context().chat.add_participant_created(
+            conversation_id, field(body, "email", str), field(body, "name", str, required=False)
+        )
+        return ok(conversation_view(conversation), 201 if added else 200)
+
+    return idempotency.once(router, api_context().idempotency_table, operation)
+
+
+@router.delete("/v1/conversations/<conversation_id>/participants/<email>")
+def remove_participant(conversation_id: str, email: str) -> Response:
+    def operation() -> Response:
+        api_context().chat.remove_participant(conversation_id, path_param(email))
+        return Response(status_code=204, body="")
 
     return idempotency.once(router, api_context().idempotency_table, operation)
