@@ -7,9 +7,12 @@ One representation per record, so a message reads the same in `GET /v1/conversat
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emailpipe.domain.models import AttachmentRef, Conversation, Department, InboundRecord, Message, Person
+
+if TYPE_CHECKING:
+    from emailpipe.domain.inboxes import Inbox
 
 
 def iso(ts: float | None) -> str | None:
@@ -46,6 +49,21 @@ def bounce_evidence_view(evidence: Any) -> dict[str, Any] | None:
 def person_detail_view(person: Person, evidence: Any) -> dict[str, Any]:
     """One person as `GET /v1/people/{email}` and `emailpipe person show` give it: with their bounce evidence."""
     return {**person_view(person), "bounce_evidence": bounce_evidence_view(evidence)}
+
+
+def inbox_view(inbox: Inbox, *, default: bool = False) -> dict[str, Any]:
+    """An inbox (a piping address): from_address null sends as the address itself (`sender`); convert_all_emails
+    and delimiter null follow the settings of the same name; `default` marks the deployment's own inbox."""
+    return {
+        "address": inbox.address,
+        "default": default,
+        "brand_name": inbox.brand_name,
+        "from_address": inbox.from_address,
+        "sender": inbox.sender,
+        "department": inbox.department,
+        "convert_all_emails": inbox.convert_all_emails,
+        "delimiter": inbox.delimiter,
+    }
 
 
 def department_view(department: Department) -> dict[str, Any]:

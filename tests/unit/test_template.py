@@ -136,21 +136,33 @@ def test_every_function_has_a_log_group_with_the_retention_parameter(source: dic
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
 
 
-def test_every_inline_policy_names_its_resources_and_sending_is_limited_to_the_piping_address(
+def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    """A policy's statements, with those that exist only under a condition (`Fn::If`) in their existing form."""
+    found = []
+    for statement in policy["PolicyDocument"]["Statement"]:
+        if "Fn::If" in statement:
+            found += [s for s in statement["Fn::If"][1:] if s != {"Ref": "AWS::NoValue"}]
+        else:
+            found.append(statement)
+    return found
+
+
+def test_every_inline_policy_names_its_resources_and_sending_is_limited_to_the_inboxes(
     transformed: dict[str, Any],
 ):
     managed = set()
     for name, role in _of_type(transformed, "AWS::IAM::Role").items():
         managed |= {arn.rsplit("/", 1)[-1] for arn in role["Properties"].get("ManagedPolicyArns", [])}
         for policy in role["Properties"].get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
+            for statement in _statements(policy):
                 actions, resources = (_as_list(statement[key]) for key in ("Action", "Resource"))
                 if set(actions) <= NO_RESOURCE_LEVEL_PERMISSIONS:
                     continue  # AWS accepts only "*" for these
                 assert "*" not in resources, name
                 assert not any(a.endswith(":*") for a in actions), (name, actions)
                 if any(a.startswith("ses:Send") for a in actions):
-                    assert statement["Condition"]["StringEquals"]["ses:FromAddress"] == {"Ref": "PipingAddress"}
+                    sender = statement["Condition"]["StringEquals"]["ses:FromAddress"]
+                    assert sender in ({"Ref": "PipingAddress"}, {"Ref": "AdditionalInboxAddresses"}), name
 
     # The AWS managed policies SAM attaches for logs and the event sources; no X-Ray write-all (Tracing unset).
     assert managed <= {
@@ -158,6 +170,60 @@ def test_every_inline_policy_names_its_resources_and_sending_is_limited_to_the_p
         "AWSLambdaSQSQueueExecutionRole",
         "AWSLambdaDynamoDBExecutionRole",
     }
+
+
+def _evaluate(node: Any, parameters: dict[str, Any], conditions: dict[str, Any]) -> Any:
+    """Ref, Fn::If, Fn::Join, Fn::Split, Fn::Equals, Fn::Not as CloudFormation evaluates them for these parameters."""
+    if isinstance(node, list):
+        return [_evaluate(item, parameters, conditions) for item in node]
+    if not isinstance(node, dict) or len(node) != 1:
+        return node
+    ((key, value),) = node.items()
+    if key == "Ref":
+        return parameters.get(value, node)  # a resource or AWS::NoValue stays as written
+    if key == "Fn::If":
+        chosen = _evaluate(conditions[value[0]], parameters, conditions)
+        return _evaluate(value[1] if chosen else value[2], parameters, conditions)
+    if key == "Fn::Join":
+        return value[0].join(_evaluate(value[1], parameters, conditions))
+    if key == "Fn::Split":
+        return _evaluate(value[1], parameters, conditions).split(value[0])
+    if key == "Fn::Equals":
+        return _evaluate(value[0], parameters, conditions) == _evaluate(value[1], parameters, conditions)
+    if key == "Fn::Not":
+        return not _evaluate(value[0], parameters, conditions)
+    return {key: _evaluate(value, parameters, conditions)}
+
+
+@pytest.mark.parametrize(
+    ("additional", "recipients"),
+    [
+        ([""], ["support@example.com"]),  # the parameter left empty: CloudFormation passes one empty item
+        (
+            ["billing@brand-b.example", "help@brand-c.example"],
+            ["support@example.com", "billing@brand-b.example", "help@brand-c.example"],
+        ),
+    ],
+)
+def test_the_receipt_rule_and_the_senders_cover_every_inbox_and_no_other_address(
+    source: dict[str, Any], transformed: dict[str, Any], additional: list[str], recipients: list[str]
+):
+    assert source["Parameters"]["AdditionalInboxAddresses"]["Type"] == "CommaDelimitedList"
+    parameters = {"PipingAddress": "support@example.com", "AdditionalInboxAddresses": additional}
+    conditions = source["Conditions"]
+    rule = source["Resources"]["ReceiptRule"]["Properties"]["Rule"]
+
+    assert _evaluate(rule["Recipients"], parameters, conditions) == recipients
+
+    senders = {}
+    for name, role in _of_type(transformed, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in _evaluate(policy["PolicyDocument"]["Statement"], parameters, conditions):
+                if statement != {"Ref": "AWS::NoValue"} and "ses:SendEmail" in _as_list(statement["Action"]):
+                    allowed = _evaluate(statement["Condition"]["StringEquals"]["ses:FromAddress"], parameters, {})
+                    senders.setdefault(name, []).extend(_as_list(allowed))
+    assert set(senders) == {"NotifierFunctionRole", "DigestFunctionRole"}
+    assert all(sorted(allowed) == sorted(recipients) for allowed in senders.values()), senders
 
 
 # ---------------------------------------------------------------- observability

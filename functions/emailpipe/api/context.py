@@ -8,6 +8,7 @@ from functools import cache
 
 from emailpipe.chat import ChatApi
 from emailpipe.config import get_config
+from emailpipe.domain.inboxes import Inbox
 from emailpipe.store import repo
 
 
@@ -34,7 +35,11 @@ def api_context() -> ApiContext:
         raise ConfigError("missing environment variables: " + ", ".join(missing))
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
     return ApiContext(
-        chat=ChatApi(mail_bucket=config.mail_bucket, attachment_prefix=config.attachment_prefix),
+        chat=ChatApi(
+            mail_bucket=config.mail_bucket,
+            attachment_prefix=config.attachment_prefix,
+            default_inbox=Inbox(address=config.piping_address, brand_name=config.brand_name),
+        ),
         idempotency_table=os.environ["IDEMPOTENCY_TABLE"],
         inbound_queue_url=os.environ["INBOUND_QUEUE_URL"],
         dead_letter_queues={

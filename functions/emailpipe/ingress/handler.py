@@ -58,7 +58,9 @@ def run_poll(
     result = poll_mailbox(
         settings,
         connect=lambda: connect(settings),
-        store_raw=lambda key, data: blobs.put_object(bucket, key, data, "message/rfc822"),
+        store_raw=lambda key, data: blobs.put_object(
+            bucket, key, data, "message/rfc822", metadata=settings.object_metadata
+        ),
         state=mailbox_state,
         clock=time.time,
         inbound_prefix=inbound_prefix,

@@ -13,6 +13,11 @@ DEFAULT_PORTS = {("imap", "ssl"): 993, ("imap", "starttls"): 143, ("pop3", "ssl"
 DEFAULT_BATCH_SIZE = 50
 DEFAULT_MAX_BYTES = 40 * 1024 * 1024
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# An inbox address as the S3 metadata carries it: ASCII (S3 user metadata is), one @, no +tag.
+_INBOX = re.compile(r"^[a-z0-9.!#$%&'*/=?^_`{|}~-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$")
+# The S3 object metadata naming the inbox of a mailbox's copies (x-amz-meta-emailpipe-inbox on the wire; boto3
+# gives it as Metadata["emailpipe-inbox"]): the inbound function treats mail addressed to no inbox as sent to it.
+INBOX_METADATA = "emailpipe-inbox"
 
 
 class MailboxConfigError(ValueError):
@@ -39,6 +44,12 @@ class MailboxSettings:
     max_bytes: int = DEFAULT_MAX_BYTES
     ca_bundle: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    inbox: str | None = None  # the inbox (address) this mailbox serves; None: the default inbox
+
+    @property
+    def object_metadata(self) -> dict[str, str]:
+        """The S3 metadata of every copy from this mailbox: the inbox it serves, when it names one."""
+        return {INBOX_METADATA: self.inbox} if self.inbox else {}
 
 
 def _start(value: Any) -> float | None:
@@ -96,6 +107,9 @@ def parse_settings(text: str) -> MailboxSettings:
     except MailboxConfigError as exc:
         problems.append(str(exc))
         start_date = None
+    inbox = str(data.get("inbox") or "").strip().lower() or None
+    if inbox is not None and not _INBOX.match(inbox):
+        problems.append("inbox must be an inbox's address (ASCII, without a +tag)")
     if problems:
         raise MailboxConfigError("; ".join(problems))
     host, username, folder = str(data["host"]).strip(), str(data["username"]), str(data.get("folder") or "INBOX")
@@ -116,4 +130,5 @@ def parse_settings(text: str) -> MailboxSettings:
         max_bytes=max_bytes,
         ca_bundle=str(data["ca_bundle"]) if data.get("ca_bundle") else None,
         timeout=timeout,
+        inbox=inbox,
     )

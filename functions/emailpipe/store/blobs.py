@@ -29,11 +29,17 @@ class TooLargeError(Exception):
 
 def read_object(bucket: str, key: str, max_bytes: int) -> bytes:
     """The bytes of an object, refusing (before download) one larger than `max_bytes`."""
+    return read_object_with_metadata(bucket, key, max_bytes)[0]
+
+
+def read_object_with_metadata(bucket: str, key: str, max_bytes: int) -> tuple[bytes, dict[str, str]]:
+    """`read_object` and the object's user metadata (x-amz-meta-*, names lower-case without the prefix)."""
     s3 = client("s3")
-    size = int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    head = s3.head_object(Bucket=bucket, Key=key)
+    size = int(head["ContentLength"])
     if size > max_bytes:
         raise TooLargeError(size)
-    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read(), dict(head.get("Metadata") or {})
 
 
 def _name_in(key: str) -> str:
@@ -43,8 +49,17 @@ def _name_in(key: str) -> str:
     return name if dash and index.isdigit() and name else last
 
 
-def put_object(bucket: str, key: str, data: bytes, content_type: str, filename: str | None = None) -> None:
-    """Store bytes (encrypted at rest by the bucket's default encryption) as a download; active types neutral."""
+def put_object(
+    bucket: str,
+    key: str,
+    data: bytes,
+    content_type: str,
+    filename: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> None:
+    """Store bytes (encrypted at rest by the bucket's default encryption) as a download; active types neutral.
+
+    `metadata` becomes the object's user metadata (ASCII names and values)."""
     name = filename or _name_in(key)
     if attachments.is_active(name, content_type, data[: attachments.SNIFF_BYTES]):
         content_type = attachments.NEUTRAL_CONTENT_TYPE
@@ -54,6 +69,7 @@ def put_object(bucket: str, key: str, data: bytes, content_type: str, filename: 
         Body=data,
         ContentType=content_type,
         ContentDisposition=attachments.download_disposition(name),
+        **({"Metadata": metadata} if metadata else {}),
     )
 
 
