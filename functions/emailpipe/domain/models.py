@@ -109,6 +109,8 @@ class Message(Record):
     forwarded_by: str | None = None  # an agent who forwarded the original sender's email into a new conversation
     raw_s3_key: str | None = None  # the raw email this message came from (kept in the mail bucket)
     trimmed_s3_key: str | None = None  # what reply extraction cut (quoted history, signature), kept in S3
+    # Who got this email directly (its To and Cc besides our inboxes): they are not emailed it a second time.
+    also_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, repr=False, eq=False)

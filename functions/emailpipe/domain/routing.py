@@ -44,6 +44,10 @@ def recipients_for(
     for person in chosen:
         if person.email == author:
             continue
+        if person.email in message.also_to:
+            # A reply-all reached them directly: the same words a second time from us would be noise.
+            skipped.append((person, "received_directly"))
+            continue
         reason = delivery_block(person, for_user_answer=message.author_role is not Role.USER)
         if reason:
             skipped.append((person, reason))

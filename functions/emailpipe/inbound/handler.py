@@ -34,6 +34,7 @@ def _context(from_mailbox: bool = False) -> InboundContext:
         keys=lambda: keys.token_keys(config.token_secret_id),
         put_attachment=lambda key, data, content_type: blobs.put_object(config.mail_bucket, key, data, content_type),
         clock=time.time,
+        brand_name=config.brand_name,
     )
     if not from_mailbox:
         return context
@@ -44,12 +45,15 @@ def _context(from_mailbox: bool = False) -> InboundContext:
 
 def handle_s3_object(bucket: str, key: str) -> InboundRecord:
     """Process one stored email; the same function serves the Lambda, `emailpipe redrive` and the local stack."""
-    ctx = _context(key.startswith(f"{get_config().inbound_prefix}mailbox/"))
+    from_mailbox = key.startswith(f"{get_config().inbound_prefix}mailbox/")
+    ctx = _context(from_mailbox)
     # The object name SES writes is its message id: the correlation id across logs, metrics and the outcome.
     logger.set_correlation_id(key.rsplit("/", 1)[-1])
     logger.append_keys(s3_key=key)
     try:
-        raw = blobs.read_object(bucket, key, MAX_EMAIL_BYTES)
+        raw, metadata = blobs.read_object_with_metadata(bucket, key, MAX_EMAIL_BYTES)
+        # A polled mailbox may belong to one inbox: the ingress writes it into its copies' metadata.
+        mailbox_inbox = (metadata.get("emailpipe-inbox") or None) if from_mailbox else None
     except blobs.TooLargeError as exc:
         record = InboundRecord(
             s3_key=key,
@@ -61,7 +65,7 @@ def handle_s3_object(bucket: str, key: str) -> InboundRecord:
         repo.record_outcome(record)
     else:
         try:
-            record = process_email(raw, key, ctx)
+            record = process_email(raw, key, ctx, mailbox_inbox)
         except Exception as exc:
             _record_failure(key, ctx.clock(), exc)
             raise  # SQS retries (then dead-letters) it; the outcome already says why it is not posted yet

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from emailpipe.domain import tokens, trust
+from emailpipe.domain import forwards, inboxes, tokens, trust
 from emailpipe.domain.bounces import BounceEvidence
 from emailpipe.domain.errors import RejectedError
+from emailpipe.domain.inboxes import Inbox
 from emailpipe.domain.models import (
     AttachmentRef,
     Conversation,
@@ -21,11 +22,13 @@ from emailpipe.domain.models import (
     Settings,
     Source,
 )
-from emailpipe.domain.reply import extract_from_message
+from emailpipe.domain.names import clean_name
+from emailpipe.domain.reply import extract_parts
+from emailpipe.domain.reply_patterns import strip_subject_prefixes
 from emailpipe.mail.dropped import dropped
-from emailpipe.mail.parse import ParsedEmail, parse_email
+from emailpipe.mail.parse import Attachment, ParsedEmail, parse_email
 from emailpipe.observability import hash_address
-from emailpipe.store import blobs, bounces, repo
+from emailpipe.store import auto_answers, blobs, bounces, repo
 
 _SAFE_KEY = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -42,6 +45,12 @@ class InboundContext:
     # SES ingress trusts SES's own header block; mailbox ingress trusts its provider's authserv-ids instead.
     ses_ingress: bool = True
     trusted_authserv_ids: tuple[str, ...] = (trust.SES_AUTHSERV_ID,)
+    brand_name: str = "AiX"
+
+    @property
+    def default_inbox(self) -> Inbox:
+        """The deployment's own inbox, from its template parameters."""
+        return Inbox(address=self.piping_address, brand_name=self.brand_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +60,8 @@ class Match:
     conversation_id: str
     token: str | None
     method: str
+    inbox: str | None = None  # the inbox address the token was found on
+    for_sender: bool = True  # False: the token (or thread) is another member's: a reply-all, checked once read
 
 
 def message_id_for(s3_key: str) -> str:
@@ -58,8 +69,11 @@ def message_id_for(s3_key: str) -> str:
     return hashlib.sha256(s3_key.encode("utf-8")).hexdigest()[:24]
 
 
-def process_email(raw: bytes, s3_key: str, ctx: InboundContext) -> InboundRecord:
-    """Turn one raw email into a stored chat message, or a recorded rejection; always returns the outcome."""
+def process_email(raw: bytes, s3_key: str, ctx: InboundContext, mailbox_inbox: str | None = None) -> InboundRecord:
+    """Turn one raw email into a stored chat message, or a recorded rejection; always returns the outcome.
+
+    `mailbox_inbox` is the inbox of the polled mailbox the email was copied from, if any: the email's inbox when it
+    is addressed to none (Bcc'd, or relayed)."""
     received_at = ctx.clock()
     parsed = parse_email(raw)
     record = InboundRecord(
@@ -71,7 +85,7 @@ def process_email(raw: bytes, s3_key: str, ctx: InboundContext) -> InboundRecord
         email_message_id=parsed.message_id,
     )
     try:
-        message, matched_by, settings, opened, rate_logs = _accept(parsed, s3_key, received_at, ctx)
+        accepted = _accept(parsed, s3_key, received_at, ctx, mailbox_inbox)
     except RejectedError as exc:
         record = replace(
             record, status=exc.status, reason=exc.reason, details={"detail": exc.detail} if exc.detail else {}
@@ -79,25 +93,29 @@ def process_email(raw: bytes, s3_key: str, ctx: InboundContext) -> InboundRecord
         if not repo.record_outcome(record):
             return repo.get_inbound(s3_key) or record
         return record
+    message = accepted.message
     record = replace(
         record,
         status=Outcome.STORED,
         reason="stored",
-        matched_by=matched_by,
+        matched_by=accepted.matched_by,
         conversation_id=message.conversation_id,
         message_id=message.id,
-        details=dropped(parsed),  # what the limits left out, if anything: never silently
+        # What the limits left out, if anything (never silently), and the path the email took.
+        details={**dropped(parsed), **accepted.details},
     )
-    limits = _limits(message, settings, opened)
+    limits = _limits(message, accepted.settings, accepted)
     try:
         result = repo.store_inbound_message(
             message,
             record,
             limits,
-            conversation=opened.conversation if opened else None,
-            new_person=opened.new_person if opened else None,
+            conversation=accepted.opened,
+            new_people=accepted.new_people,
+            change=accepted.change,
             email_key=email_key(message.author_email or "", parsed.message_id),
-            rate_logs=rate_logs,
+            thread_key=repo.thread_key(parsed.message_id) if parsed.message_id else None,
+            rate_logs=accepted.rate_logs,
         )
     except Exception as exc:
         error = repo.permanent_error_code(exc)
@@ -114,6 +132,7 @@ def process_email(raw: bytes, s3_key: str, ctx: InboundContext) -> InboundRecord
     if result == "stored":
         return record
     # Nothing was stored: a conversation this email would have opened does not exist.
+    opened = accepted.opened is not None
     not_stored = replace(record, message_id=None, conversation_id=None if opened else record.conversation_id)
     if result.startswith("duplicate_of:"):
         # The same email (sender and Message-ID) came again under another S3 key: a mail server's retry, or the
@@ -130,11 +149,17 @@ def process_email(raw: bytes, s3_key: str, ctx: InboundContext) -> InboundRecord
 
 
 @dataclass(frozen=True, slots=True)
-class Opened:
-    """What a convert-all email creates with its message, in the same transaction: its conversation, its writer."""
+class Accepted:
+    """An email that will be posted, with everything its transaction writes besides the message."""
 
-    conversation: Conversation
-    new_person: Person | None
+    message: Message
+    matched_by: str
+    settings: Settings
+    rate_logs: repo.RateLogs
+    opened: Conversation | None = None  # the conversation it opens (convert-all, a forward, a closed one's successor)
+    new_people: tuple[Person, ...] = ()  # its writer or its Cc'd people, when they have no person record yet
+    change: repo.ConversationChange | None = None  # reopened, participants joined
+    details: dict[str, str] = field(default_factory=dict)
 
 
 def email_key(sender: str, message_id: str | None) -> str | None:
@@ -160,14 +185,14 @@ def _rate_keys(sender: str, conversation_id: str) -> dict[str, str]:
     }
 
 
-def _limits(message: Message, settings: Settings, opened: Opened | None) -> tuple[repo.RateLimit, ...]:
+def _limits(message: Message, settings: Settings, accepted: Accepted) -> tuple[repo.RateLimit, ...]:
     window = settings.rate_window_seconds
     keys = _rate_keys(message.author_email or "", message.conversation_id)
     limits = [
         repo.RateLimit("sender", keys["sender"], settings.max_emails_per_sender, window),
         repo.RateLimit("conversation", keys["conversation"], settings.max_emails_per_conversation, window),
     ]
-    if opened is not None and opened.new_person is not None:
+    if accepted.opened is not None and any(p.email == message.author_email for p in accepted.new_people):
         # A stranger (convert-all mail from an address without a person record): their domain is capped too, so
         # that a thousand fresh addresses at one domain are not a thousand first emails.
         limits.append(repo.RateLimit("domain", keys["domain"], settings.max_stranger_emails_per_domain, window))
@@ -175,14 +200,16 @@ def _limits(message: Message, settings: Settings, opened: Opened | None) -> tupl
 
 
 def _accept(
-    parsed: ParsedEmail, s3_key: str, received_at: float, ctx: InboundContext
-) -> tuple[Message, str, Settings, Opened | None, repo.RateLogs]:
+    parsed: ParsedEmail, s3_key: str, received_at: float, ctx: InboundContext, mailbox_inbox: str | None
+) -> Accepted:
     if parsed.status != "accepted":
         raise RejectedError(parsed.reason or "unparseable")
     if parsed.sender is None or "@" not in parsed.sender.email:
         raise RejectedError("no_sender")
     sender = parsed.sender.email.strip().lower()
-    if _is_piping_address(sender, ctx.piping_address):
+    settings = repo.get_settings()  # with the inboxes: which addresses are ours decides what follows
+    boxes = inboxes.all_inboxes(ctx.default_inbox, settings)
+    if inboxes.is_inbox_address(boxes, sender):
         raise RejectedError("from_piping_address")
     if parsed.from_count > 1:
         # Which of several authors is the sender? Verdicts and tokens would be about one, the chat shows another.
@@ -193,43 +220,187 @@ def _accept(
     )
     machine = trust.machine_reason_of(parsed)
     if machine == "bounce":
-        raise RejectedError("bounce", _count_bounce(parsed, verdicts, s3_key, received_at, ctx))
+        raise RejectedError("bounce", _count_bounce(parsed, verdicts, s3_key, received_at, ctx, boxes))
     if machine is not None:
         # Bounces, auto-replies and bulk mail never become chat messages, so no reply loop can start.
         raise RejectedError(machine)
-    settings = repo.get_settings()
     decision = trust.verdict_outcome(
         verdicts, quarantine_spam=settings.quarantine_spam, require_pass=settings.require_authentication
     )
     if decision is not None:
         status, reason = decision
         raise RejectedError(reason, quarantine=status == "quarantined")
-    match = _match(parsed, sender, ctx)
+    mail = _Mail(parsed, sender, from_domain, verdicts, s3_key, received_at, settings, boxes)
+    match = _match(parsed, sender, boxes, ctx) or _thread_match(parsed, boxes)
     conversation_id = match.conversation_id if match else _converted_conversation_id(s3_key)
-    # One request reads the sender, the conversation and every cap's log (the store needs no read of its own).
+    # One request reads the sender, the conversation, every cap's log and the Cc'd people (the store reads nothing).
     log_keys = [repo.rate_log_pk(scope, key) for scope, key in _rate_keys(sender, conversation_id).items()]
-    reads = repo.read_for_inbound(sender, match.conversation_id if match else None, log_keys)
-    person = reads.person
+    copied = _copied(parsed, sender, boxes) if settings.cc_join else ()
+    reads = repo.read_for_inbound(sender, match.conversation_id if match else None, log_keys, copied)
     if match is None:
-        return (*_convert(parsed, sender, person, settings, s3_key, received_at, ctx), reads.rate_logs)
+        inbox = inboxes.addressed(boxes, [a.email for a in parsed.recipients]) or inboxes.of_conversation(
+            boxes, mailbox_inbox
+        )
+        return _convert(mail, reads, inbox, copied, ctx)
     if match.token and tokens.expired(match.token, received_at, settings.token_lifetime_days):
         raise RejectedError("token_expired")
-    if person is None:
-        raise RejectedError("unknown_sender")
     conversation = reads.conversation
+    if not match.for_sender:
+        _check_reply_all(match, conversation, reads.person, sender, ctx)
+    if reads.person is None:
+        raise RejectedError("unknown_sender")
     if conversation is None:
         raise RejectedError("unknown_conversation")
+    inbox = inboxes.of_conversation(boxes, conversation.inbox)
+    if match.inbox is not None and match.inbox != inbox.address:
+        # A token of one inbox's conversation sent to another inbox: never posted across brands.
+        raise RejectedError("wrong_inbox")
+    role = _author_role(mail, reads.person, conversation)
+    return _reply(mail, match, conversation, role, reads, inbox, copied, ctx)
+
+
+@dataclass(frozen=True, slots=True)
+class _Mail:
+    """One inbound email, accepted so far, and what it was read against."""
+
+    parsed: ParsedEmail
+    sender: str
+    from_domain: str
+    verdicts: trust.Verdicts
+    s3_key: str
+    received_at: float
+    settings: Settings
+    inboxes: tuple[Inbox, ...]
+
+
+def _check_reply_all(
+    match: Match, conversation: Conversation | None, person: Person | None, sender: str, ctx: InboundContext
+) -> None:
+    """A token or thread of someone else in the conversation: a reply-all by an agent or a participant.
+
+    The token must have been issued to the conversation's user or one of its participants, and the sender must be
+    staff or a participant; otherwise it is a notification forwarded to an outsider, or a guess."""
+    refused = "token_not_valid_for_sender" if match.token else "sender_not_participant"
+    if conversation is None or person is None:
+        raise RejectedError(refused)
+    members = (conversation.user_email, *conversation.participants)
+    if match.token and not any(tokens.verify_token(ctx.keys(), match.token, member) for member in members):
+        raise RejectedError("token_not_valid_for_sender")
+    if not (person.role.is_staff or sender in members):
+        raise RejectedError(refused)
+
+
+def _author_role(mail: _Mail, person: Person, conversation: Conversation) -> Role:
     if person.role.is_staff:
         # Staff email the customer in their own name through us: a verdict must show the mail is theirs.
-        if reason := trust.staff_reply_outcome(verdicts, from_domain, settings.staff_unauthenticated_domains):
+        reason = trust.staff_reply_outcome(mail.verdicts, mail.from_domain, mail.settings.staff_unauthenticated_domains)
+        if reason:
             raise RejectedError(reason)
-        role = person.role
-    elif person.email == conversation.user_email:
-        role = Role.USER
-    else:
-        raise RejectedError("sender_not_participant")
-    message = _message(parsed, conversation.id, sender, role, settings, s3_key, received_at, ctx)
-    return message, match.method, settings, None, reads.rate_logs
+        return person.role
+    if mail.sender == conversation.user_email or mail.sender in conversation.participants:
+        return Role.USER
+    # Not (or no longer) in the conversation: a removed participant's tokens stop here.
+    raise RejectedError("sender_not_participant")
+
+
+def _reply(
+    mail: _Mail,
+    match: Match,
+    conversation: Conversation,
+    role: Role,
+    reads: repo.InboundReads,
+    inbox: Inbox,
+    copied: Sequence[str],
+    ctx: InboundContext,
+) -> Accepted:
+    """A reply into a matched conversation: posted, into a successor when closed (closed_reply), or refused."""
+    settings = inboxes.effective_settings(mail.settings, inbox)
+    joining, new_people = _joining(mail, conversation, role, reads, copied)
+    details: dict[str, str] = {"joined": str(len(joining))} if joining else {}
+    if conversation.status == "archived":
+        _refuse_closed(mail, conversation, inbox, "archived")
+    if conversation.status == "closed":
+        rule = settings.closed_reply
+        if rule == "reject":
+            _refuse_closed(mail, conversation, inbox, "closed")
+        if rule == "new":
+            successor = replace(
+                conversation,
+                id=_converted_conversation_id(mail.s3_key),
+                status="open",
+                assigned_agent=None,
+                participants=(*conversation.participants, *joining),
+                linked_from=conversation.id,
+                created_at=mail.received_at,
+            )
+            message = _message(mail, successor.id, mail.sender, role, settings, ctx)
+            details |= {"closed_reply": "new", "linked_from": conversation.id}
+            return Accepted(message, match.method, settings, reads.rate_logs, successor, new_people, None, details)
+        details["closed_reply"] = "reopened"
+    change = None
+    if joining or conversation.status == "closed":
+        change = repo.ConversationChange(conversation.id, conversation.status == "closed", joining)
+    message = _message(mail, conversation.id, mail.sender, role, settings, ctx)
+    return Accepted(message, match.method, settings, reads.rate_logs, None, new_people, change, details)
+
+
+def _refuse_closed(mail: _Mail, conversation: Conversation, inbox: Inbox, why: str) -> None:
+    """Not posted: the sender gets one polite automatic answer (at most one a day per sender), and it is recorded."""
+    answer = auto_answers.AutoAnswer(
+        recipient=mail.sender,
+        recipient_name=mail.parsed.sender.name if mail.parsed.sender else "",
+        conversation_id=conversation.id,
+        inbox=inbox.address,
+        subject=conversation.subject or mail.parsed.subject,
+        email_message_id=mail.parsed.message_id,
+        reason=why,
+        s3_key=mail.s3_key,
+    )
+    queued = auto_answers.queue_auto_answer(answer, mail.received_at)
+    detail = "automatic answer queued" if queued else "no automatic answer: one was sent to this sender today"
+    raise RejectedError(f"conversation_{why}", detail)
+
+
+# People a participant can bring into a conversation with one email (cc_join), and in all.
+MAX_PARTICIPANTS = 20
+
+
+def _copied(parsed: ParsedEmail, sender: str, boxes: Sequence[Inbox]) -> tuple[str, ...]:
+    """The people an email is also addressed to (To and Cc besides our inboxes and its sender)."""
+    found = []
+    for address in (*parsed.to, *parsed.cc):
+        email = address.email.strip().lower()
+        if "@" in email and email != sender and not inboxes.is_inbox_address(boxes, email):
+            found.append(email)
+    return tuple(dict.fromkeys(found))[:MAX_PARTICIPANTS]
+
+
+def _joining(
+    mail: _Mail, conversation: Conversation, role: Role, reads: repo.InboundReads, copied: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[Person, ...]]:
+    """cc_join: the Cc'd people who join the conversation, and the person records of those who are new.
+
+    Only the user or a participant brings people in; a registered agent or admin in Cc is recognised as staff and
+    never becomes a participant."""
+    if not copied or role.is_staff or role is Role.BOT:
+        return (), ()
+    present = {conversation.user_email, *conversation.participants}
+    room = MAX_PARTICIPANTS - len(conversation.participants)
+    joining: list[str] = []
+    new_people: list[Person] = []
+    names = {a.email.strip().lower(): a.name for a in (*mail.parsed.to, *mail.parsed.cc)}
+    for email in copied:
+        if email in present or len(joining) >= room:
+            continue
+        person = reads.others.get(email)
+        if person is not None and person.role.is_staff:
+            continue
+        joining.append(email)
+        if person is None:
+            new_people.append(
+                Person(email=email, name=clean_name(names.get(email, "")) or email.split("@")[0], role=Role.USER)
+            )
+    return tuple(joining), tuple(new_people)
 
 
 def _converted_conversation_id(s3_key: str) -> str:
@@ -238,20 +409,30 @@ def _converted_conversation_id(s3_key: str) -> str:
 
 
 def _count_bounce(
-    parsed: ParsedEmail, verdicts: trust.Verdicts, s3_key: str, received_at: float, ctx: InboundContext
+    parsed: ParsedEmail,
+    verdicts: trust.Verdicts,
+    s3_key: str,
+    received_at: float,
+    ctx: InboundContext,
+    boxes: Sequence[Inbox],
 ) -> str:
     """Mark the addresses a delivery report names, when it proves it is about our notification; say what counted.
 
     Anyone can send mail that looks like a bounce. A report counts only for a recipient we sent the notification it
-    quotes to: one of its Message-IDs at our domain is in that recipient's thread of sent notifications, or a reply
-    token it quotes was issued to that recipient. A report whose authentication failed counts for nobody.
+    quotes to: one of its Message-IDs at an inbox's domain is in that recipient's thread of sent notifications, or
+    a reply token it quotes was issued to that recipient. A report whose authentication failed counts for nobody.
     """
     if trust.authentication_failed(verdicts):
         return "not counted: its authentication failed"
     recipients = trust.bounced_recipients_of(parsed)
     if not recipients:
         return "not counted: it names no failed recipient"
-    message_ids, quoted_tokens = trust.bounce_references(parsed, ctx.piping_address)
+    message_ids: list[str] = []
+    quoted_tokens: list[str] = []
+    for inbox in boxes:
+        ids, found = trust.bounce_references(parsed, inbox.address)
+        message_ids += [m for m in ids if m not in message_ids]
+        quoted_tokens += [t for t in found if t not in quoted_tokens]
     if not message_ids and not quoted_tokens:
         return "not counted: it quotes no notification of ours"
     marked = 0
@@ -288,110 +469,198 @@ def _bounce_evidence(
     return None
 
 
-def _is_piping_address(address: str, piping_address: str) -> bool:
-    local, _, domain = address.rpartition("@")
-    piping_local, _, piping_domain = piping_address.rpartition("@")
-    return domain == piping_domain and local.split("+", 1)[0] == piping_local
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    token: str
+    method: str
+    inbox: str | None  # the inbox address it was found on; None for a Message-ID (a domain may hold several)
 
 
-def _candidates(parsed: ParsedEmail, ctx: InboundContext) -> list[tuple[str, str]]:
+def _candidates(parsed: ParsedEmail, boxes: Sequence[Inbox]) -> list[_Candidate]:
     """Token candidates in order of trust: display name, plus-address, then our Message-IDs in the thread."""
-    found: list[tuple[str, str]] = []
+    found: list[_Candidate] = []
     for address in parsed.recipients:
-        email = address.email.strip().lower()
-        if _is_piping_address(email, ctx.piping_address) and (token := tokens.find_token(address.name)):
-            found.append((token, "display_name"))
+        inbox = inboxes.find(boxes, address.email)
+        if inbox is not None and (token := tokens.find_token(address.name)):
+            found.append(_Candidate(token, "display_name", inbox.address))
     for address in parsed.recipients:
-        if token := tokens.token_from_plus_address(address.email, ctx.piping_address):
-            found.append((token, "plus_address"))
-    domain = ctx.piping_address.rpartition("@")[2]
+        inbox = inboxes.find(boxes, address.email)
+        if inbox is not None and (token := tokens.token_from_plus_address(address.email, inbox.address)):
+            found.append(_Candidate(token, "plus_address", inbox.address))
+    domains = {inbox.domain for inbox in boxes}
     for reference in [parsed.in_reply_to or "", *reversed(parsed.references)]:
-        if reference.lower().rstrip(">").endswith("@" + domain) and (token := tokens.find_token(reference)):
-            found.append((token, "message_id"))
+        domain = reference.lower().rstrip(">").rpartition("@")[2]
+        if domain in domains and (token := tokens.find_token(reference)):
+            found.append(_Candidate(token, "message_id", None))
     return found
 
 
-def _match(parsed: ParsedEmail, sender: str, ctx: InboundContext) -> Match | None:
-    candidates = _candidates(parsed, ctx)
+def _match(parsed: ParsedEmail, sender: str, boxes: Sequence[Inbox], ctx: InboundContext) -> Match | None:
+    candidates = _candidates(parsed, boxes)
     if not candidates:
         return None
     keys = ctx.keys()
-    for token, method in candidates:
-        if tokens.verify_token(keys, token, sender):
-            return Match(tokens.split_token(token)[0], token, method)
-    # A token is present but none was issued to this sender: forged, guessed, or forwarded to someone else.
-    raise RejectedError("token_not_valid_for_sender")
+    for candidate in candidates:
+        if tokens.verify_token(keys, candidate.token, sender):
+            return Match(tokens.split_token(candidate.token)[0], candidate.token, candidate.method, candidate.inbox)
+    # A token, but none issued to this sender: an agent's or a participant's reply-all (checked against the
+    # conversation once it is read), or a notification forwarded to someone else, or a forgery.
+    first = candidates[0]
+    return Match(tokens.split_token(first.token)[0], first.token, first.method, first.inbox, for_sender=False)
+
+
+def _thread_match(parsed: ParsedEmail, boxes: Sequence[Inbox]) -> Match | None:
+    """No token: a reply to an email stored earlier (a reply-all to the customer's own email), by its Message-ID."""
+    references = [r for r in [parsed.in_reply_to or "", *reversed(parsed.references)] if r.strip()]
+    if not references:
+        return None
+    conversation_id = repo.conversation_of_thread(references)
+    if conversation_id is None:
+        return None
+    return Match(conversation_id, None, "thread", None, for_sender=False)
 
 
 def _convert(
-    parsed: ParsedEmail,
-    sender: str,
-    person: Person | None,
-    settings: Settings,
-    s3_key: str,
-    received_at: float,
-    ctx: InboundContext,
-) -> tuple[Message, str, Settings, Opened]:
-    """Convert-all-emails: mail without a token opens a new conversation of its sender.
+    mail: _Mail, reads: repo.InboundReads, inbox: Inbox, copied: Sequence[str], ctx: InboundContext
+) -> Accepted:
+    """Mail without a conversation: an agent's forward of a customer's email, or (convert-all) a new conversation.
 
-    The conversation (and a new sender's person record) are written with the message, in its transaction: mail
-    that is quarantined or a duplicate opens nothing.
+    The conversation (and the new people it brings) are written with the message, in its transaction: mail that is
+    quarantined or a duplicate opens nothing.
     """
+    settings = inboxes.effective_settings(mail.settings, inbox)
+    person = reads.person
+    if person is not None and person.role.is_staff:
+        return _forwarded(mail, person, reads, inbox, settings, ctx)
     if not settings.convert_all_emails:
         raise RejectedError("no_conversation_token")
-    if person is not None and person.role.is_staff:
-        raise RejectedError("staff_mail_without_token")
-    new_person = None
+    new_people: list[Person] = []
     if person is None:
-        name = (parsed.sender.name if parsed.sender else "") or sender.split("@", 1)[0]
-        person = new_person = Person(email=sender, name=name, role=Role.USER)
+        name = clean_name(mail.parsed.sender.name if mail.parsed.sender else "") or mail.sender.split("@", 1)[0]
+        person = Person(email=mail.sender, name=name, role=Role.USER)
+        new_people.append(person)
     conversation = Conversation(
-        id=_converted_conversation_id(s3_key),
+        id=_converted_conversation_id(mail.s3_key),
         user_email=person.email,
-        subject=parsed.subject,
-        created_at=received_at,
+        subject=mail.parsed.subject,
+        department=inbox.department,
+        inbox=None if inbox is mail.inboxes[0] else inbox.address,
+        created_at=mail.received_at,
     )
-    message = _message(parsed, conversation.id, sender, Role.USER, settings, s3_key, received_at, ctx)
-    return message, "convert_all_emails", settings, Opened(conversation, new_person)
+    joining, strangers = _joining(mail, conversation, Role.USER, reads, copied)
+    conversation = replace(conversation, participants=joining)
+    message = _message(mail, conversation.id, mail.sender, Role.USER, settings, ctx)
+    details = {"joined": str(len(joining))} if joining else {}
+    return Accepted(
+        message, "convert_all_emails", settings, reads.rate_logs, conversation, (*new_people, *strangers), None, details
+    )
 
 
-def _message(
-    parsed: ParsedEmail,
-    conversation_id: str,
-    sender: str,
-    role: Role,
-    settings: Settings,
-    s3_key: str,
-    received_at: float,
-    ctx: InboundContext,
-) -> Message:
-    text = extract_from_message(parsed.text, parsed.html, delimiter=settings.delimiter)
-    message_id = message_id_for(s3_key)
-    text_s3_key = None
-    if blobs.is_long_text(text):
-        # The whole text lives in S3 and the item keeps a preview; notifications and the API read the whole text.
-        text_s3_key = blobs.text_key(conversation_id, message_id)
-        ctx.put_attachment(text_s3_key, text.encode("utf-8"), "text/plain; charset=utf-8")
-        text = blobs.preview(text)
-    attachments = []
-    for index, attachment in enumerate(parsed.attachments):
+def _forwarded(
+    mail: _Mail, agent: Person, reads: repo.InboundReads, inbox: Inbox, settings: Settings, ctx: InboundContext
+) -> Accepted:
+    """An agent forwards a customer's email: a new conversation of the original sender, assigned to the agent."""
+    found = forwards.find_forward(mail.parsed)
+    if found is None or not found.sender_email:
+        raise RejectedError("staff_mail_without_token")
+    if not (settings.convert_all_emails or settings.staff_forwards):
+        raise RejectedError("staff_forward_not_enabled")
+    if reason := trust.staff_reply_outcome(mail.verdicts, mail.from_domain, settings.staff_unauthenticated_domains):
+        raise RejectedError(reason)  # a conversation in a customer's name needs mail that is really the agent's
+    customer_email = found.sender_email.strip().lower()
+    if inboxes.is_inbox_address(mail.inboxes, customer_email) or customer_email == mail.sender:
+        raise RejectedError("forward_without_customer")
+    customer = repo.get_person(customer_email)
+    if customer is not None and customer.role.is_staff:
+        raise RejectedError("forward_of_staff_mail")
+    new_people = []
+    if customer is None:
+        name = clean_name(found.sender_name) or customer_email.split("@", 1)[0]
+        customer = Person(email=customer_email, name=name, role=Role.USER)
+        new_people.append(customer)
+    conversation = Conversation(
+        id=_converted_conversation_id(mail.s3_key),
+        user_email=customer.email,
+        subject=found.subject or strip_subject_prefixes(mail.parsed.subject),
+        department=inbox.department,
+        assigned_agent=agent.email,
+        inbox=None if inbox is mail.inboxes[0] else inbox.address,
+        created_at=mail.received_at,
+    )
+    source = found.inner or mail.parsed
+    files = (
+        source.attachments
+        if found.inner is not None
+        else [mail.parsed.attachments[i] for i in found.attachment_indexes]
+    )
+    message_id = message_id_for(mail.s3_key)
+    message = Message(
+        id=message_id,
+        conversation_id=conversation.id,
+        author_email=customer.email,
+        author_role=Role.USER,
+        text="",
+        source=Source.EMAIL,
+        created_at=mail.received_at,
+        attachments=_store_attachments(files, conversation.id, message_id, ctx),
+        email_message_id=mail.parsed.message_id,
+        forwarded_by=agent.email,
+        raw_s3_key=mail.s3_key,
+    )
+    # The forwarded content is the message, whole: a forward is content, not quoted history. The agent's own note
+    # above it is kept as the message's trimmed part.
+    message = _with_text(message, found.text, found.note, ctx)
+    details = {"forwarded_by": hash_address(agent.email)}
+    return Accepted(message, "staff_forward", settings, reads.rate_logs, conversation, tuple(new_people), None, details)
+
+
+def _store_attachments(
+    files: Sequence[Attachment], conversation_id: str, message_id: str, ctx: InboundContext
+) -> tuple[AttachmentRef, ...]:
+    refs = []
+    for index, attachment in enumerate(files):
         name = _SAFE_KEY.sub("_", attachment.filename)[:100] or "attachment"
         key = f"{ctx.attachment_prefix}{conversation_id}/{message_id}/{index}-{name}"
         ctx.put_attachment(key, attachment.payload, attachment.content_type)
-        attachments.append(
+        refs.append(
             AttachmentRef(attachment.filename, attachment.content_type, attachment.size, attachment.sha256, key)
         )
-    if not text and not attachments:
+    return tuple(refs)
+
+
+def _with_text(message: Message, text: str, trimmed: str, ctx: InboundContext) -> Message:
+    """The message with its text (a long one kept in S3 with a preview) and what was trimmed from it (in S3)."""
+    if not text and not message.attachments:
         raise RejectedError("empty_reply")
-    return Message(
+    text_s3_key = trimmed_s3_key = None
+    if blobs.is_long_text(text):
+        # The whole text lives in S3 and the item keeps a preview; notifications and the API read the whole text.
+        text_s3_key = blobs.text_key(message.conversation_id, message.id)
+        ctx.put_attachment(text_s3_key, text.encode("utf-8"), "text/plain; charset=utf-8")
+        text = blobs.preview(text)
+    if trimmed.strip():
+        trimmed_s3_key = blobs.trimmed_key(message.conversation_id, message.id)
+        ctx.put_attachment(trimmed_s3_key, trimmed.encode("utf-8"), "text/plain; charset=utf-8")
+    return replace(message, text=text, text_s3_key=text_s3_key, trimmed_s3_key=trimmed_s3_key)
+
+
+def _message(
+    mail: _Mail, conversation_id: str, sender: str, role: Role, settings: Settings, ctx: InboundContext
+) -> Message:
+    parsed = mail.parsed
+    parts = extract_parts(parsed.text, parsed.html, delimiter=settings.delimiter, subject=parsed.subject)
+    message_id = message_id_for(mail.s3_key)
+    message = Message(
         id=message_id,
         conversation_id=conversation_id,
         author_email=sender,
         author_role=role,
-        text=text,
+        text="",
         source=Source.EMAIL,
-        created_at=received_at,
-        attachments=tuple(attachments),
+        created_at=mail.received_at,
+        attachments=_store_attachments(parsed.attachments, conversation_id, message_id, ctx),
         email_message_id=parsed.message_id,
-        text_s3_key=text_s3_key,
+        raw_s3_key=mail.s3_key,
+        also_to=_copied(parsed, sender, mail.inboxes),
     )
+    return _with_text(message, parts.reply, parts.trimmed, ctx)

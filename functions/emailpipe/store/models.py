@@ -149,6 +149,7 @@ class MessageItem(Item):
     forwarded_by = UnicodeAttribute(null=True)  # the agent who forwarded the original sender's email
     raw_s3_key = UnicodeAttribute(null=True)  # the raw email it came from
     trimmed_s3_key = UnicodeAttribute(null=True)  # what reply extraction cut from it, as text in the mail bucket
+    also_to = ListAttribute(of=UnicodeAttribute, null=True)  # who got the email directly (To and Cc)
 
 
 class ExternalIdItem(Item):

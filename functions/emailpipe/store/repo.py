@@ -332,6 +332,7 @@ def _message_item(message: Message) -> MessageItem:
         forwarded_by=message.forwarded_by,
         raw_s3_key=message.raw_s3_key,
         trimmed_s3_key=message.trimmed_s3_key,
+        also_to=list(message.also_to) or None,
     )
 
 
@@ -356,6 +357,7 @@ def _message_from(item: MessageItem) -> Message:
         forwarded_by=item.forwarded_by,
         raw_s3_key=item.raw_s3_key,
         trimmed_s3_key=item.trimmed_s3_key,
+        also_to=tuple(item.also_to or ()),
     )
 
 
