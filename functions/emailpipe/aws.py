@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -12,12 +13,24 @@ from botocore.config import Config as BotoConfig
 _BOTO_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
 
 
+_lock = threading.Lock()
+
+
+@cache
+def _session() -> boto3.session.Session:
+    # One session for every client: each session loads and parses botocore's endpoint and service data again.
+    return boto3.session.Session()
+
+
 @cache
 def client(service: str) -> Any:
     """A cached boto3 client for `service`, honouring AWS_ENDPOINT_URL (the local stack) like every AWS SDK."""
-    return boto3.session.Session().client(service, config=_BOTO_CONFIG)
+    with _lock:  # a session is not safe to create clients from in several threads at once; clients are
+        return _session().client(service, config=_BOTO_CONFIG)
 
 
-def reset_clients() -> None:
-    """Forget cached clients (after the endpoint or credentials change, e.g. between local stacks)."""
+def reset_clients(*, keep_session: bool = False) -> None:
+    """Forget cached clients, and their session unless kept (after the endpoint or credentials change)."""
     client.cache_clear()
+    if not keep_session:
+        _session.cache_clear()

@@ -88,7 +88,10 @@ def _transformed(params: dict[str, str]) -> dict[str, Any]:
     """template.yaml transformed with these parameters, cached while the file is unchanged (it takes seconds)."""
     key = json.dumps([TEMPLATE.stat().st_mtime_ns, sorted(params.items())])
     if key not in _TRANSFORMED:
-        _TRANSFORMED.clear()
+        # A few entries: the parameters as given and as CloudFormation reports them back (a list parameter reads
+        # back joined) are two keys, and every reset uses both.
+        if len(_TRANSFORMED) >= 8:
+            _TRANSFORMED.pop(next(iter(_TRANSFORMED)))
         _TRANSFORMED[key] = transform_template(load_template(), params)
     return json.loads(json.dumps(_TRANSFORMED[key]))
 
@@ -819,7 +822,7 @@ class LocalStack:
         import urllib.request
 
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10)  # noqa: S310 - loopback
-        reset_clients()
+        reset_clients(keep_session=True)  # same endpoint and credentials: the session's loaded models stay valid
         self.info = provision(self.stack_name, parameters)
         self.triggers = Triggers(self.info, local=self.local)
         return self.info
