@@ -256,6 +256,9 @@ def _accept(
         # A token of one inbox's conversation sent to another inbox: never posted across brands.
         raise RejectedError("wrong_inbox")
     role = _author_role(mail, reads.person, conversation)
+    if match.method == "thread" and not role.is_staff and trust.staff_reply_outcome(verdicts, from_domain):
+        # No token proves who wrote it: a reply matched by its thread alone needs mail that is the sender's own.
+        raise RejectedError("thread_not_authenticated")
     return _reply(mail, match, conversation, role, reads, inbox, copied, ctx)
 
 
@@ -370,9 +373,17 @@ def _copied(parsed: ParsedEmail, sender: str, boxes: Sequence[Inbox]) -> tuple[s
     found = []
     for address in (*parsed.to, *parsed.cc):
         email = address.email.strip().lower()
-        if "@" in email and email != sender and not inboxes.is_inbox_address(boxes, email):
+        if _plausible(email) and email != sender and not inboxes.is_inbox_address(boxes, email):
             found.append(email)
     return tuple(dict.fromkeys(found))[:MAX_PARTICIPANTS]
+
+
+_PLAUSIBLE = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[^@\s<>()\[\],;:\"./]+(?:\.[^@\s<>()\[\],;:\"./]+)+")
+
+
+def _plausible(address: str) -> bool:
+    """A mailbox address someone could be emailed at (no group syntax, no stray quoting), not a full validation."""
+    return len(address) <= 254 and _PLAUSIBLE.fullmatch(address) is not None
 
 
 def _joining(
