@@ -14,7 +14,7 @@ from emailpipe.aws import client
 from emailpipe.cli.main import main as cli
 from emailpipe.inbound import handler as inbound_handler
 from emailpipe.ingress import mailbox as mailbox_adapter
-from emailpipe.ingress.handler import run_poll
+from emailpipe.ingress.handler import poll_all, run_poll
 from emailpipe.ingress.logic import PollResult
 from emailpipe.ingress.settings import parse_settings
 from emailpipe.local.mailclient import new_email, reply_to
@@ -166,6 +166,41 @@ def test_a_reply_in_an_imap_mailbox_becomes_one_chat_message_and_is_flagged(env,
     assert "$EmailpipeCopied" in mail_flags(mailbox)[uid] and "\\Seen" in mail_flags(mailbox)[uid]
     status = mailbox.status()
     assert (status.last_error, status.copied_total, status.last_uid) == (None, 1, uid)
+
+
+def test_one_mailbox_per_inbox_each_copy_lands_in_its_own_inbox(env, world, mailbox, mail_server):
+    client("ses").verify_domain_identity(Domain="brand-b.example")  # the operator verifies each inbox's domain
+    env.api.add_inbox("billing@brand-b.example", "BrandB", department="Sales", convert_all_emails=True)
+    billing = _mailbox(mail_server, env.outputs)
+    billing.configure(inbox="billing@brand-b.example")
+    notification = env.notification_to(world, world.offline_agent, "My invoice is wrong")
+    mailbox.deliver(reply_to(notification, world.offline_agent, "Bob", "Refunded the double charge."))
+    # Sent to a list that forwards to the billing mailbox: addressed to no inbox, so the mailbox's inbox counts.
+    billing.deliver(new_email("frank@shopper.example", "Frank", "accounts@brand-b.example", "Refund", "Refund me."))
+
+    results = poll_all(
+        [mailbox.secret_id, billing.secret_id],
+        lambda: 60.0,
+        lambda sid, rem: run_poll(
+            sid,
+            table_name=env.outputs["TableName"],
+            bucket=env.outputs["MailBucketName"],
+            inbound_prefix=env.outputs["InboundPrefix"],
+            remaining=rem,
+        ),
+    )
+    env.drain()
+
+    assert [(r.status, r.copied) for r in results] == [("ok", 1), ("ok", 1)]
+    assert repo.list_messages(world.conversation_id)[-1].text == "Refunded the double charge."
+    opened = [r for r in repo.list_inbound() if r.matched_by == "convert_all_emails"]
+    assert len(opened) == 1
+    conversation = env.api.get_conversation(opened[0].conversation_id)
+    assert (conversation.user_email, conversation.inbox, conversation.department) == (
+        "frank@shopper.example",
+        "billing@brand-b.example",
+        "Sales",
+    )
 
 
 def mail_flags(mailbox: Mailbox) -> dict[int, str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from emailpipe.ingress.logic import Listed, MessageError, RemoteMessage, poll_mailbox
+from emailpipe.ingress.logic import Listed, MessageError, PollResult, RemoteMessage, poll_mailbox
 from emailpipe.ingress.mailbox import arrival_time
 from emailpipe.ingress.settings import MailboxConfigError, parse_settings
 
@@ -164,3 +164,21 @@ def test_the_arrival_time_comes_from_the_topmost_received_header():
 
     assert arrival_time(headers) == 1770112800.0
     assert arrival_time(b"Date: Sun, 01 Feb 2026 08:00:00 +0000\r\n") == 1769932800.0
+
+
+def test_several_mailboxes_are_polled_in_turn_each_within_a_fair_share_of_the_time():
+    from emailpipe.ingress.handler import poll_all
+
+    clock = {"left": 90.0}
+    seen: list[tuple[str, float]] = []
+
+    def poll(secret_id, remaining):
+        seen.append((secret_id, round(remaining(), 1)))
+        clock["left"] -= {"a": 20.0, "b": 5.0, "c": 1.0}[secret_id]  # the time each run took
+        return PollResult(mailbox_id=secret_id)
+
+    results = poll_all(["a", "b", "c"], lambda: clock["left"], poll)
+
+    assert [r.mailbox_id for r in results] == ["a", "b", "c"]
+    # a gets a third of 90 s; b half of the 70 s left (a's unused time included); c all of the last 65 s.
+    assert seen == [("a", 30.0), ("b", 35.0), ("c", 65.0)]

@@ -417,3 +417,16 @@ def test_the_local_stack_deploys_the_templates_own_storage_resources(transformed
         "MailDomain",
         "BrandName",
     } <= set(local["Outputs"])
+
+
+def test_extra_mailboxes_are_polled_by_the_one_function_and_only_secrets_tagged_for_the_stack_are_readable(
+    source: dict[str, Any],
+):
+    assert source["Parameters"]["AdditionalMailboxSecretNames"]["Type"] == "CommaDelimitedList"
+    function = source["Resources"]["MailboxIngressFunction"]["Properties"]
+    names = function["Environment"]["Variables"]["MAILBOX_SECRET_IDS"]
+    assert _evaluate(names, {"AdditionalMailboxSecretNames": ["box-b", "box-c"]}, {}) == "box-b,box-c"
+    statements = function["Policies"][0]["Statement"]
+    [extra] = [s["Fn::If"][1] for s in statements if isinstance(s, dict) and "Fn::If" in s]
+    assert (extra["Action"], extra["Effect"]) == ("secretsmanager:GetSecretValue", "Allow")
+    assert extra["Condition"] == {"StringEquals": {"aws:ResourceTag/emailpipe-mailbox": {"Ref": "AWS::StackName"}}}

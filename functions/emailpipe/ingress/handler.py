@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -23,16 +23,34 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 MAILBOX_ENV = "MAILBOX_SECRET_ID"
+MORE_MAILBOXES_ENV = "MAILBOX_SECRET_IDS"  # more mailboxes (one per inbox, say), comma-separated
 # The lease outlives the invocation a little, so a run killed by its timeout frees the mailbox soon after.
 _LEASE_MARGIN_SECONDS = 30.0
 
 
 @cache
-def _secret_id() -> str:
+def _secret_ids() -> tuple[str, ...]:
     secret_id = os.environ.get(MAILBOX_ENV, "")
     if not secret_id:
         raise ConfigError(f"missing environment variables: {MAILBOX_ENV}")
-    return secret_id
+    more = [name.strip() for name in os.environ.get(MORE_MAILBOXES_ENV, "").split(",") if name.strip()]
+    return tuple(dict.fromkeys([secret_id, *more]))
+
+
+def poll_all(
+    secret_ids: Sequence[str], remaining: Callable[[], float], poll: Callable[[str, Callable[[], float]], PollResult]
+) -> list[PollResult]:
+    """Poll each mailbox in turn, each within a fair share of the time left, so a backlog in one starves no other.
+
+    A mailbox's share is the time left divided by the mailboxes still to poll: what one leaves unused goes to the
+    next. Its run stops taking new messages near the end of its share (poll_mailbox's own margin)."""
+    results = []
+    for index, secret_id in enumerate(secret_ids):
+        left = remaining()
+        share = left / (len(secret_ids) - index)
+        # `remaining` as the run sees it: the time of its share, ending where the share ends.
+        results.append(poll(secret_id, lambda left=left, share=share: share - (left - remaining())))
+    return results
 
 
 def run_poll(
@@ -90,12 +108,17 @@ def _report(result: PollResult) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Entry point of the schedule; returns normally after recording any error, so a failure never loops."""
     config = get_config()
-    result = run_poll(
-        _secret_id(),
-        table_name=config.table_name,
-        bucket=config.mail_bucket,
-        inbound_prefix=config.inbound_prefix,
-        remaining=lambda: context.get_remaining_time_in_millis() / 1000,
-        lease_seconds=context.get_remaining_time_in_millis() / 1000 + _LEASE_MARGIN_SECONDS,
-    )
-    return {k: v for k, v in asdict(result).items() if k != "copied_keys"}
+
+    def poll(secret_id: str, remaining: Callable[[], float]) -> PollResult:
+        return run_poll(
+            secret_id,
+            table_name=config.table_name,
+            bucket=config.mail_bucket,
+            inbound_prefix=config.inbound_prefix,
+            remaining=remaining,
+            lease_seconds=context.get_remaining_time_in_millis() / 1000 + _LEASE_MARGIN_SECONDS,
+        )
+
+    results = poll_all(_secret_ids(), lambda: context.get_remaining_time_in_millis() / 1000, poll)
+    summaries = [{k: v for k, v in asdict(result).items() if k != "copied_keys"} for result in results]
+    return summaries[0] if len(summaries) == 1 else {"mailboxes": summaries}
