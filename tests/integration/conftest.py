@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from emailpipe.chat import ChatApi
+from emailpipe.domain.inboxes import Inbox
 from emailpipe.cli.main import deliver_raw_email
 from emailpipe.local.stack import LocalStack, sent_emails
 from emailpipe.store import repo
@@ -61,7 +62,9 @@ def env(server: LocalStack) -> Env:
     server.reset()
     assert server.info is not None
     repo.configure(server.info.outputs["TableName"])
-    return Env(server, ChatApi(mail_bucket=server.info.outputs["MailBucketName"]))
+    outputs = server.info.outputs
+    default_inbox = Inbox(address=outputs["PipingAddress"], brand_name=outputs["BrandName"])
+    return Env(server, ChatApi(mail_bucket=outputs["MailBucketName"], default_inbox=default_inbox))
 
 
 @pytest.fixture

@@ -303,35 +303,48 @@ def test_a_reply_to_an_archived_conversation_is_never_posted(env, world):
 
 def test_two_inboxes_each_notify_from_their_own_identity_and_never_cross(env, world):
     client("ses").verify_domain_identity(Domain="brand-b.example")  # the operator verifies each inbox's domain
-    env.api.add_inbox("billing@brand-b.example", "BrandB", department="Sales", convert_all_emails=True)
-    # Mail to brand B opens a conversation there (its own convert-all), routed to its department.
-    opened = env.deliver(new_email("frank@shopper.example", "Frank", "billing@brand-b.example", "Refund", "Refund me."))
-    assert opened.status.value == "stored"
-    conversation = env.api.get_conversation(opened.conversation_id)
-    assert (conversation.inbox, conversation.department) == ("billing@brand-b.example", "Sales")
-    to_olga = env.outbox(world.other_agent)[-1]["raw"]
-    assert _header(to_olga, "From").startswith("BrandB| ")
-    assert "<billing@brand-b.example>" in _header(to_olga, "From")
+    env.api.set_setting("convert_all_emails", "on")
+    env.api.update_inbox("support@example.com", department="Billing")
+    env.api.add_inbox("billing@brand-b.example", "BrandB", department="Sales")
+    frank = "frank@shopper.example"
+
+    a = env.deliver(new_email(frank, "Frank", "support@example.com", "Invoice", "Where is my invoice?"))
+    b = env.deliver(new_email(frank, "Frank", "billing@brand-b.example", "Refund", "Refund me."))
+
+    brand_a, brand_b = env.api.get_conversation(a.conversation_id), env.api.get_conversation(b.conversation_id)
+    assert (brand_a.inbox, brand_a.department) == (None, "Billing")  # the default inbox
+    assert (brand_b.inbox, brand_b.department) == ("billing@brand-b.example", "Sales")
+    # Each department's offline agents hear of their own inbox's mail, from that inbox.
+    [to_bob] = [m["raw"] for m in env.outbox(world.offline_agent) if "Where is my invoice?" in m["raw"]]
+    [to_olga] = [m["raw"] for m in env.outbox(world.other_agent)]
+    assert "Refund me." in to_olga
+    assert _header(to_bob, "From").startswith("AiX| ") and "<support@example.com>" in _header(to_bob, "From")
+    assert _header(to_olga, "From").startswith("BrandB| ") and "<billing@brand-b.example>" in _header(to_olga, "From")
     assert "@brand-b.example>" in _header(to_olga, "Message-ID")
-    # The default inbox keeps its own brand and address.
-    default = env.notification_to(world, world.user)
-    assert _header(default, "From").startswith("AiX| ") and "<support@example.com>" in _header(default, "From")
-    # The same mail to the default inbox, where convert-all is off, opens nothing.
-    refused = env.deliver(new_email("frank@shopper.example", "Frank", "support@example.com", "Refund", "Me too."))
-    assert refused.reason == "no_conversation_token"
-    # Brand B's reply token sent to brand A's address never lands anywhere.
-    env.api.post_message(conversation.id, world.other_agent, "Refund approved.")
+    assert "billing+" in _header(to_olga, "Reply-To")
+    # Brand B's answer reaches Frank from brand B; his reply sent to brand A's address never lands anywhere.
+    env.api.post_message(brand_b.id, world.other_agent, "Refund approved.")
     env.drain()
-    to_frank = env.outbox("frank@shopper.example")[-1]["raw"]
+    to_frank = [m["raw"] for m in env.outbox(frank) if "Refund approved." in m["raw"]][-1]
     assert "<billing@brand-b.example>" in _header(to_frank, "From")
     crossed = (
-        reply_to(to_frank, "frank@shopper.example", "Frank", "Thanks!")
+        reply_to(to_frank, frank, "Frank", "Thanks!")
         .replace(b"billing+", b"support+")
         .replace(b"brand-b.example", b"example.com")
     )
     assert env.deliver(crossed).reason == "wrong_inbox"
-    answered = env.deliver(reply_to(to_frank, "frank@shopper.example", "Frank", "Thanks!"))
-    assert (answered.status.value, answered.conversation_id) == ("stored", conversation.id)
+    answered = env.deliver(reply_to(to_frank, frank, "Frank", "Thanks!"))
+    assert (answered.status.value, answered.conversation_id) == ("stored", brand_b.id)
+    assert [m.text for m in repo.list_messages(brand_a.id)] == ["Where is my invoice?"]
+
+
+def test_an_inbox_with_its_own_convert_all_off_opens_nothing_while_the_setting_is_on(env, world):
+    env.api.set_setting("convert_all_emails", "on")
+    env.api.add_inbox("billing@brand-b.example", "BrandB", convert_all_emails=False)
+
+    refused = env.deliver(new_email("frank@shopper.example", "Frank", "billing@brand-b.example", "Hi", "Hello."))
+
+    assert refused.reason == "no_conversation_token"
 
 
 def test_nobody_can_send_as_any_inbox(env, world):

@@ -97,3 +97,32 @@ def test_an_agent_who_turned_email_notifications_off_is_not_emailed():
     routing = recipients_for(_message(USER, Role.USER), conversation, USER, [ALICE, quiet], Settings(), NOW)
 
     assert routing.skipped == ((quiet, "notifications_off"),)
+
+
+DANA = Person("dana@p.example", "Dana", Role.USER)
+
+
+def test_an_agents_answer_goes_to_the_user_and_every_participant_but_never_to_staff_named_as_one():
+    conversation = Conversation("c1", USER.email, participants=(DANA.email, OLGA.email))
+
+    got = recipients_for(_message(BOB, Role.AGENT), conversation, USER, [], Settings(), NOW, [DANA, OLGA])
+
+    assert _emails(got) == [USER.email, DANA.email]
+
+
+def test_a_participants_message_goes_to_staff_and_not_to_the_other_participants():
+    conversation = Conversation("c1", USER.email, department="Billing", participants=(DANA.email,))
+
+    got = recipients_for(_message(DANA, Role.USER), conversation, USER, STAFF, Settings(), NOW, [DANA])
+
+    assert _emails(got) == [BOB.email]
+
+
+def test_whoever_got_a_reply_all_directly_is_not_emailed_it_again_and_the_skip_says_why():
+    message = Message("m1", "c1", BOB.email, Role.AGENT, "hi", Source.EMAIL, NOW, also_to=(USER.email,))
+    conversation = Conversation("c1", USER.email, participants=(DANA.email,))
+
+    got = recipients_for(message, conversation, USER, [], Settings(), NOW, [DANA])
+
+    assert _emails(got) == [DANA.email]
+    assert [(p.email, reason) for p, reason in got.skipped] == [(USER.email, "received_directly")]
