@@ -7,7 +7,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from emailpipe.mail.compose import AutoAnswerMail, build_auto_answer
-from emailpipe.store.auto_answers import AutoAnswer, AutoAnswerItem, claim_key, day_of, from_stream_image, sender_hash
+from emailpipe.store.auto_answers import AutoAnswer, answer_item, claim_key, day_of, from_stream_image, sender_hash
 
 
 def _mail(**overrides) -> AutoAnswerMail:
@@ -126,21 +126,7 @@ def test_a_queued_answer_is_read_back_from_its_stream_image_with_its_claim_key()
         inbox="billing@brand-b.example",
         email_message_id="<r@c.example>",
     )
-    item = AutoAnswerItem(
-        pk=f"AUTOANSWER#{sender_hash(request.recipient)}",
-        sk="DAY#2027-01-15",
-        entity="auto_answer",
-        recipient=request.recipient,
-        recipient_name=request.recipient_name,
-        conversation_id=request.conversation_id,
-        reason=request.reason,
-        s3_key=request.s3_key,
-        subject=request.subject,
-        inbox=request.inbox,
-        email_message_id=request.email_message_id,
-        queued_at=1_800_000_000.0,
-        expires_at=1_800_172_800,
-    )
+    item = answer_item(request, 1_800_000_000.0)  # 2027-01-15 UTC
     image = item.serialize()
     image = {"pk": {"S": item.pk}, "sk": {"S": item.sk}, **image}
 

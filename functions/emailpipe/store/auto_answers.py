@@ -70,13 +70,10 @@ def claim_key(recipient: str, day: str) -> str:
     return f"auto-{sender_hash(recipient)}-{day}"
 
 
-def queue_auto_answer(request: AutoAnswer, now: float) -> bool:
-    """Queue the answer in one conditional put; False when one was queued for that sender that day already."""
-    if request.reason not in REASONS:
-        raise ValueError(f"reason is one of {', '.join(REASONS)}")
-    share_connection([AutoAnswerItem])
+def answer_item(request: AutoAnswer, now: float) -> AutoAnswerItem:
+    """The item that queues one automatic answer, keyed by its sender and the UTC day of `now`."""
     recipient = request.recipient.strip().lower()
-    item = AutoAnswerItem(
+    return AutoAnswerItem(
         pk=f"AUTOANSWER#{sender_hash(recipient)}",
         sk=f"DAY#{day_of(now)}",
         entity=ENTITY,
@@ -91,6 +88,14 @@ def queue_auto_answer(request: AutoAnswer, now: float) -> bool:
         queued_at=now,
         expires_at=int(now) + _TTL_SECONDS,
     )
+
+
+def queue_auto_answer(request: AutoAnswer, now: float) -> bool:
+    """Queue the answer in one conditional put; False when one was queued for that sender that day already."""
+    if request.reason not in REASONS:
+        raise ValueError(f"reason is one of {', '.join(REASONS)}")
+    share_connection([AutoAnswerItem])
+    item = answer_item(request, now)
     try:
         item.save(condition=AutoAnswerItem.pk.does_not_exist())
     except PutError as exc:
