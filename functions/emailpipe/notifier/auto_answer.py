@@ -23,7 +23,7 @@ def send_auto_answer(request: AutoAnswer, ctx: NotifierContext, *, claim: str | 
     recipient = request.recipient.strip().lower()
     claim = claim or claim_key(recipient, day_of(now))
     settings = repo.get_settings()
-    inboxes = all_inboxes(Inbox(ctx.piping_address, ctx.brand_name), settings)
+    inboxes = all_inboxes(ctx.default_inbox, settings)
     reason = _blocked(recipient, inboxes)
     if reason is not None:
         repo.record_skip(claim, recipient, request.conversation_id, reason, now)
