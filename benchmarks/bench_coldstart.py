@@ -24,7 +24,7 @@ _INIT = {
     "emailpipe.notifier.handler": "notifier_context",
     "emailpipe.notifier.digest_handler": "notifier_context",
     "emailpipe.notifier.feedback_handler": "get_config",
-    "emailpipe.ingress.handler": "_secret_id",
+    "emailpipe.ingress.handler": "_secret_ids",
     "emailpipe.events.handler": "events_context",
     "emailpipe.events.webhook_handler": "webhook_context",
     "emailpipe.api.handler": "api_context",

@@ -84,6 +84,7 @@ def conversation_view(conversation: Conversation) -> dict[str, Any]:
         "participants": list(conversation.participants),
         "inbox": conversation.inbox,
         "linked_from": conversation.linked_from,
+        "continued_in": conversation.continued_in,
     }
 
 

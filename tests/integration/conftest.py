@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from emailpipe.chat import ChatApi
-from emailpipe.domain.inboxes import Inbox
 from emailpipe.cli.main import deliver_raw_email
+from emailpipe.domain.inboxes import Inbox
 from emailpipe.local.stack import LocalStack, sent_emails
 from emailpipe.store import repo
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from emailpipe.domain import trust
 from emailpipe.domain.bounces import BounceEvidence
 from emailpipe.domain.names import clean_name, is_clean_name
 from emailpipe.domain.trust import (
@@ -285,3 +286,18 @@ def test_the_same_email_has_one_key_and_mail_without_a_message_id_has_none():
 def test_plus_tags_and_case_do_not_make_a_new_sender():
     assert rate_sender("Spam+1@Example.com") == rate_sender("spam+2@example.com") == "spam@example.com"
     assert rate_sender("plain@example.com") == "plain@example.com"
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "unproven"),
+    [
+        (trust.Verdicts(spf="softfail", dkim="none", dmarc="none", source="ses"), True),
+        (trust.Verdicts(spf="fail", dkim=None, dmarc=None, source="ses"), True),
+        (trust.Verdicts(spf="softfail", dkim="pass", dmarc="none", source="ses"), False),  # signed by the domain
+        (trust.Verdicts(spf="softfail", dkim="none", dmarc="pass", source="ses"), False),
+        (trust.Verdicts(spf="none", dkim="none", dmarc="none", source="ses"), False),  # nothing says it is forged
+        (trust.UNTRUSTED, False),  # hand-fed mail: nothing could be checked
+    ],
+)
+def test_a_reply_is_unproven_only_when_a_trusted_verdict_points_at_a_forged_from(verdicts, unproven):
+    assert trust.sender_unproven(verdicts) is unproven

@@ -78,6 +78,7 @@ class Conversation(Record):
     participants: tuple[str, ...] = ()
     inbox: str | None = None  # the piping address of its inbox; None: the deployment's default inbox
     linked_from: str | None = None  # the closed conversation a reply opened this one from (closed_reply=new)
+    continued_in: str | None = None  # closed: the conversation its first later reply opened (closed_reply=new)
 
 
 @dataclass(frozen=True, repr=False, eq=False)

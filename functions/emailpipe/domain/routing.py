@@ -13,6 +13,11 @@ def is_offline(person: Person, settings: Settings, now: float) -> bool:
     return not person.online or now - person.last_seen > settings.offline_after_seconds
 
 
+def is_member(email: str, conversation: Conversation) -> bool:
+    """True for the conversation's user and its participants: the people its answers are emailed to."""
+    return email == conversation.user_email or email in conversation.participants
+
+
 @dataclass(frozen=True, slots=True)
 class Routing:
     """The people to email, and the people deliberately not emailed with the reason (recorded)."""

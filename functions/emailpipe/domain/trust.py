@@ -348,6 +348,15 @@ def spf_and_dkim_failed(v: Verdicts) -> bool:
     return v.source is not None and v.dmarc in _NO_DMARC and v.spf in ("fail", "hardfail") and v.dkim != "pass"
 
 
+def sender_unproven(v: Verdicts) -> bool:
+    """True when a trusted verdict points at a forged From: no DMARC pass, SPF failed or softfailed, no DKIM pass.
+
+    A reply token proves the mail answers a notification, not who wrote it: whoever saw the token (a Cc of the
+    user's reply carries it in the plus-address) could forge the user's From. Such mail is quarantined, not posted.
+    """
+    return v.source is not None and v.dmarc != "pass" and v.spf in ("fail", "hardfail", "softfail") and v.dkim != "pass"
+
+
 def authentication_failed(v: Verdicts) -> bool:
     """True when a trusted verdict says the mail is not from whom it claims: DMARC fail, or SPF and DKIM fail."""
     return v.dmarc == "fail" or spf_and_dkim_failed(v)

@@ -231,11 +231,16 @@ def _accept(
         status, reason = decision
         raise RejectedError(reason, quarantine=status == "quarantined")
     mail = _Mail(parsed, sender, from_domain, verdicts, s3_key, received_at, settings, boxes)
-    match = _match(parsed, sender, boxes, ctx) or _thread_match(parsed, boxes)
+    match = _match(parsed, sender, boxes, ctx)
+    if match is None and not _asks_for_new(parsed, boxes) and forwards.find_forward(parsed) is None:
+        # A forward keeps the forwarded email's References (Gmail): it opens a conversation, it answers none.
+        match = _thread_match(parsed, boxes)
     conversation_id = match.conversation_id if match else _converted_conversation_id(s3_key)
     # One request reads the sender, the conversation, every cap's log and the Cc'd people (the store reads nothing).
     log_keys = [repo.rate_log_pk(scope, key) for scope, key in _rate_keys(sender, conversation_id).items()]
-    copied = _copied(parsed, sender, boxes) if settings.cc_join else ()
+    # cc_join trusts the email's own To and Cc: only for mail no trusted verdict calls unauthenticated.
+    join = settings.cc_join and not trust.staff_reply_outcome(verdicts, from_domain)
+    copied = _copied(parsed, sender, boxes)[:MAX_CC_READ] if join else ()
     reads = repo.read_for_inbound(sender, match.conversation_id if match else None, log_keys, copied)
     if match is None:
         inbox = inboxes.addressed(boxes, [a.email for a in parsed.recipients]) or inboxes.of_conversation(
@@ -252,13 +257,17 @@ def _accept(
     if conversation is None:
         raise RejectedError("unknown_conversation")
     inbox = inboxes.of_conversation(boxes, conversation.inbox)
-    if match.inbox is not None and match.inbox != inbox.address:
-        # A token of one inbox's conversation sent to another inbox: never posted across brands.
+    addressed = {found.address for a in parsed.recipients if (found := inboxes.find(boxes, a.email)) is not None}
+    if (match.inbox is not None and match.inbox != inbox.address) or (addressed and inbox.address not in addressed):
+        # One inbox's conversation answered at another inbox: never posted across brands, whatever carried it.
         raise RejectedError("wrong_inbox")
     role = _author_role(mail, reads.person, conversation)
     if match.method == "thread" and not role.is_staff and trust.staff_reply_outcome(verdicts, from_domain):
         # No token proves who wrote it: a reply matched by its thread alone needs mail that is the sender's own.
         raise RejectedError("thread_not_authenticated")
+    if not role.is_staff and trust.sender_unproven(verdicts):
+        # A token proves the mail answers a notification, not who wrote it (everyone in a Cc saw the token).
+        raise RejectedError("reply_not_authenticated", quarantine=True)
     return _reply(mail, match, conversation, role, reads, inbox, copied, ctx)
 
 
@@ -327,6 +336,8 @@ def _reply(
         if rule == "reject":
             _refuse_closed(mail, conversation, inbox, "closed")
         if rule == "new":
+            if continued := _continued(mail, conversation, role, reads, settings, match, ctx):
+                return continued
             successor = replace(
                 conversation,
                 id=_converted_conversation_id(mail.s3_key),
@@ -334,17 +345,42 @@ def _reply(
                 assigned_agent=None,
                 participants=(*conversation.participants, *joining),
                 linked_from=conversation.id,
+                continued_in=None,
                 created_at=mail.received_at,
             )
             message = _message(mail, successor.id, mail.sender, role, settings, ctx)
             details |= {"closed_reply": "new", "linked_from": conversation.id}
-            return Accepted(message, match.method, settings, reads.rate_logs, successor, new_people, None, details)
+            # Later replies to the closed conversation go on in this one, not in a new one each.
+            change = repo.ConversationChange(conversation.id, continued_in=successor.id)
+            return Accepted(message, match.method, settings, reads.rate_logs, successor, new_people, change, details)
         details["closed_reply"] = "reopened"
     change = None
     if joining or conversation.status == "closed":
         change = repo.ConversationChange(conversation.id, conversation.status == "closed", joining)
     message = _message(mail, conversation.id, mail.sender, role, settings, ctx)
     return Accepted(message, match.method, settings, reads.rate_logs, None, new_people, change, details)
+
+
+def _continued(
+    mail: _Mail,
+    conversation: Conversation,
+    role: Role,
+    reads: repo.InboundReads,
+    settings: Settings,
+    match: Match,
+    ctx: InboundContext,
+) -> Accepted | None:
+    """A reply to a closed conversation that an earlier reply continued elsewhere: posted there while it is open."""
+    if not conversation.continued_in:
+        return None
+    successor = repo.get_conversation(conversation.continued_in)
+    if successor is None or successor.status in ("closed", "archived"):
+        return None  # that one ended too: a new conversation opens again
+    if not role.is_staff and mail.sender not in (successor.user_email, *successor.participants):
+        raise RejectedError("sender_not_participant")
+    message = _message(mail, successor.id, mail.sender, role, settings, ctx)
+    details = {"closed_reply": "continued", "linked_from": conversation.id}
+    return Accepted(message, match.method, settings, reads.rate_logs, details=details)
 
 
 def _refuse_closed(mail: _Mail, conversation: Conversation, inbox: Inbox, why: str) -> None:
@@ -366,6 +402,9 @@ def _refuse_closed(mail: _Mail, conversation: Conversation, inbox: Inbox, why: s
 
 # People a participant can bring into a conversation with one email (cc_join), and in all.
 MAX_PARTICIPANTS = 20
+# Recipients of one email kept as having had it directly, and the ones read to see who may join (staff may not).
+MAX_ALSO_TO = 100
+MAX_CC_READ = 60
 
 
 def _copied(parsed: ParsedEmail, sender: str, boxes: Sequence[Inbox]) -> tuple[str, ...]:
@@ -375,7 +414,7 @@ def _copied(parsed: ParsedEmail, sender: str, boxes: Sequence[Inbox]) -> tuple[s
         email = address.email.strip().lower()
         if _plausible(email) and email != sender and not inboxes.is_inbox_address(boxes, email):
             found.append(email)
-    return tuple(dict.fromkeys(found))[:MAX_PARTICIPANTS]
+    return tuple(dict.fromkeys(found))[:MAX_ALSO_TO]
 
 
 _PLAUSIBLE = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[^@\s<>()\[\],;:\"./]+(?:\.[^@\s<>()\[\],;:\"./]+)+")
@@ -520,6 +559,15 @@ def _match(parsed: ParsedEmail, sender: str, boxes: Sequence[Inbox], ctx: Inboun
     return Match(tokens.split_token(first.token)[0], first.token, first.method, first.inbox, for_sender=False)
 
 
+def _asks_for_new(parsed: ParsedEmail, boxes: Sequence[Inbox]) -> bool:
+    """True when the email goes to `support+new@…` of an inbox: a new conversation is asked for."""
+    for address in parsed.recipients:
+        local, _, domain = address.email.strip().lower().rpartition("@")
+        if local.endswith("+new") and inboxes.find(boxes, address.email) is not None:
+            return True
+    return False
+
+
 def _thread_match(parsed: ParsedEmail, boxes: Sequence[Inbox]) -> Match | None:
     """No token: a reply to an email stored earlier (a reply-all to the customer's own email), by its Message-ID."""
     references = [r for r in [parsed.in_reply_to or "", *reversed(parsed.references)] if r.strip()]
@@ -619,8 +667,8 @@ def _forwarded(
         raw_s3_key=mail.s3_key,
     )
     # The forwarded content is the message, whole: a forward is content, not quoted history. The agent's own note
-    # above it is kept as the message's trimmed part.
-    message = _with_text(message, found.text, found.note, ctx)
+    # above it is internal: not part of the customer's message (the raw email keeps it).
+    message = _with_text(message, found.text, "", ctx)
     details = {"forwarded_by": hash_address(agent.email)}
     return Accepted(message, "staff_forward", settings, reads.rate_logs, conversation, tuple(new_people), None, details)
 
@@ -650,6 +698,8 @@ def _with_text(message: Message, text: str, trimmed: str, ctx: InboundContext) -
         ctx.put_attachment(text_s3_key, text.encode("utf-8"), "text/plain; charset=utf-8")
         text = blobs.preview(text)
     if trimmed.strip():
+        # The quoted notification carries the reader's own reply token: never shown onward with the trimmed part.
+        trimmed = tokens.TOKEN_PATTERN.sub("[reply token]", trimmed)
         trimmed_s3_key = blobs.trimmed_key(message.conversation_id, message.id)
         ctx.put_attachment(trimmed_s3_key, trimmed.encode("utf-8"), "text/plain; charset=utf-8")
     return replace(message, text=text, text_s3_key=text_s3_key, trimmed_s3_key=trimmed_s3_key)

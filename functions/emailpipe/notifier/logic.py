@@ -16,7 +16,14 @@ from emailpipe.domain import attachments as active_files
 from emailpipe.domain import inboxes, tokens
 from emailpipe.domain.inboxes import Inbox
 from emailpipe.domain.models import Conversation, Message, Person, Role, Settings
-from emailpipe.domain.routing import bot_answered, bot_is_answering, delivery_block, is_offline, recipients_for
+from emailpipe.domain.routing import (
+    bot_answered,
+    bot_is_answering,
+    delivery_block,
+    is_member,
+    is_offline,
+    recipients_for,
+)
 from emailpipe.mail.compose import Attached, Notification, build_notification
 from emailpipe.observability import hash_address, logger
 from emailpipe.store import repo
@@ -124,6 +131,8 @@ def send_digest(conversation_id: str, recipient: str, window_id: str, ctx: Notif
     reason = delivery_block(person, for_user_answer=not person.role.is_staff)
     if reason is None and person.role.is_staff and not is_offline(person, settings, now):
         reason = "online"
+    if reason is None and not person.role.is_staff and not is_member(person.email, conversation):
+        reason = "not_participant"  # removed from the conversation while the digest waited
     staff_waiting_for_bot = person.role.is_staff and bot_is_answering(conversation, settings)
     if reason is None and staff_waiting_for_bot and bot_answered(messages, everything):
         reason = "bot_answered"

@@ -120,6 +120,7 @@ class ConversationItem(IndexedItem):
     participants = ListAttribute(of=UnicodeAttribute, null=True)  # besides the user: they get agent replies
     inbox = UnicodeAttribute(null=True)  # its inbox's piping address; absent: the default inbox
     linked_from = UnicodeAttribute(null=True)  # the closed conversation it was opened from (closed_reply=new)
+    continued_in = UnicodeAttribute(null=True)  # closed: the conversation later replies go to (closed_reply=new)
 
 
 class AttachmentMap(MapAttribute):

@@ -258,9 +258,10 @@ def _conversation_from(item: ConversationItem) -> Conversation:
         assigned_agent=item.assigned_agent,
         status=item.status,
         created_at=float(item.created_at or 0),
-        participants=tuple(item.participants or ()),
+        participants=tuple(dict.fromkeys(item.participants or ())),  # two emails may add one person at once
         inbox=item.inbox,
         linked_from=item.linked_from,
+        continued_in=item.continued_in,
     )
 
 
@@ -288,6 +289,7 @@ def _conversation_item(conversation: Conversation) -> ConversationItem:
         participants=list(conversation.participants) or None,
         inbox=conversation.inbox,
         linked_from=conversation.linked_from,
+        continued_in=conversation.continued_in,
     )
 
 
@@ -546,7 +548,9 @@ def store_inbound_message(
                     thread = ThreadIdItem(
                         pk=f"MSGID#{thread_key}", sk="CONV", entity="thread_id", conversation_id=message.conversation_id
                     )
-                    transaction.save(thread)
+                    # The first email with a Message-ID keeps it: anyone can send mail under a Message-ID they saw.
+                    first = ThreadIdItem.pk.does_not_exist() | (ThreadIdItem.conversation_id == message.conversation_id)
+                    transaction.save(thread, condition=first)
                     parts.append("thread_id")
                 transaction.save(_message_item(message), condition=MessageItem.pk.does_not_exist())
                 parts.append("message")
@@ -561,6 +565,10 @@ def store_inbound_message(
                 return "duplicate"
             if "email_id" in failed:
                 return f"duplicate_of:{first_copy(email_key) if email_key else ''}"
+            if "thread_id" in failed:
+                thread_key = None  # another conversation's email had this Message-ID first: store without the entry
+                if failed == {"thread_id"}:
+                    continue
             if "change" in failed:
                 return "rate_limited:conversation_gone"  # deleted meanwhile: kept and recorded, not posted
             taken = {part.partition(":")[2] for part in failed if part.startswith("person:")}
@@ -579,12 +587,15 @@ class ConversationChange:
     conversation_id: str
     reopen: bool = False
     add_participants: tuple[str, ...] = ()
+    continued_in: str | None = None  # the conversation a reply to this closed one opened
 
 
 def _change_actions(change: ConversationChange) -> list[Any]:
     actions: list[Any] = []
     if change.reopen:
         actions += [ConversationItem.status.set("open"), ConversationItem.gsi2pk.set("STATUS#open")]
+    if change.continued_in:
+        actions.append(ConversationItem.continued_in.set(change.continued_in))
     if change.add_participants:
         joined = ConversationItem.participants
         actions.append(joined.set((joined | []).append(list(change.add_participants))))
