@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from email import message_from_bytes, message_from_string, policy
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 
@@ -14,18 +14,9 @@ from emailpipe.domain import tokens
 from emailpipe.local.mailclient import new_email, reply_to
 from emailpipe.store import apikeys, keys, repo
 
+from .mails import header, token_in
+
 DANA = "dana@partner.example"
-
-
-def _header(raw: str | bytes, name: str) -> str:
-    mail = message_from_bytes(raw) if isinstance(raw, bytes) else message_from_string(raw, policy=policy.default)
-    return str(mail[name] or "")
-
-
-def _token_in(raw: str) -> str:
-    token = tokens.find_token(_header(raw, "From"))
-    assert token is not None
-    return token
 
 
 def _with_cc(raw: bytes, cc: str) -> bytes:
@@ -77,7 +68,7 @@ def test_with_cc_join_on_a_colleague_in_cc_joins_and_gets_the_agents_replies_wit
     env.drain()
     to_carol, to_dana = env.outbox(world.user)[-1]["raw"], env.outbox(DANA)[-1]["raw"]
     assert "credit note is out" in to_dana
-    carol_token, dana_token = _token_in(to_carol), _token_in(to_dana)
+    carol_token, dana_token = token_in(to_carol), token_in(to_dana)
     assert carol_token != dana_token
     assert tokens.verify_token(keys.token_keys(env.outputs["TokenSecretName"]), dana_token, DANA)
 
@@ -277,15 +268,15 @@ def test_closed_reply_reject_posts_nothing_and_answers_once_a_day_politely(env, 
 
     assert (outcome.status.value, outcome.reason) == ("rejected", "conversation_closed")
     assert repo.list_messages(world.conversation_id)[-1].text == "Anything else?"
-    answers = [m for m in env.outbox(world.user) if _header(m["raw"], "Auto-Submitted")]
-    answers = [m for m in answers if _header(m["raw"], "Auto-Submitted").startswith("auto-replied")]
+    answers = [m for m in env.outbox(world.user) if header(m["raw"], "Auto-Submitted")]
+    answers = [m for m in answers if header(m["raw"], "Auto-Submitted").startswith("auto-replied")]
     assert len(answers) == 1
-    assert _header(answers[0]["raw"], "In-Reply-To")
+    assert header(answers[0]["raw"], "In-Reply-To")
     again = env.deliver(reply_to(notification, world.user, "Carol", "Hello? The VAT number."))
     env.drain()
     assert again.reason == "conversation_closed"
     assert "no automatic answer" in again.details.get("detail", "")
-    assert len([m for m in env.outbox(world.user) if _header(m["raw"], "Auto-Submitted") == "auto-replied"]) == 1
+    assert len([m for m in env.outbox(world.user) if header(m["raw"], "Auto-Submitted") == "auto-replied"]) == 1
 
 
 def test_a_reply_to_an_archived_conversation_is_never_posted(env, world):
@@ -319,15 +310,15 @@ def test_two_inboxes_each_notify_from_their_own_identity_and_never_cross(env, wo
     [to_bob] = [m["raw"] for m in env.outbox(world.offline_agent) if "Where is my invoice?" in m["raw"]]
     [to_olga] = [m["raw"] for m in env.outbox(world.other_agent)]
     assert "Refund me." in to_olga
-    assert _header(to_bob, "From").startswith("AiX| ") and "<support@example.com>" in _header(to_bob, "From")
-    assert _header(to_olga, "From").startswith("BrandB| ") and "<billing@brand-b.example>" in _header(to_olga, "From")
-    assert "@brand-b.example>" in _header(to_olga, "Message-ID")
-    assert "billing+" in _header(to_olga, "Reply-To")
+    assert header(to_bob, "From").startswith("AiX| ") and "<support@example.com>" in header(to_bob, "From")
+    assert header(to_olga, "From").startswith("BrandB| ") and "<billing@brand-b.example>" in header(to_olga, "From")
+    assert "@brand-b.example>" in header(to_olga, "Message-ID")
+    assert "billing+" in header(to_olga, "Reply-To")
     # Brand B's answer reaches Frank from brand B; his reply sent to brand A's address never lands anywhere.
     env.api.post_message(brand_b.id, world.other_agent, "Refund approved.")
     env.drain()
     to_frank = [m["raw"] for m in env.outbox(frank) if "Refund approved." in m["raw"]][-1]
-    assert "<billing@brand-b.example>" in _header(to_frank, "From")
+    assert "<billing@brand-b.example>" in header(to_frank, "From")
     crossed = (
         reply_to(to_frank, frank, "Frank", "Thanks!")
         .replace(b"billing+", b"support+")

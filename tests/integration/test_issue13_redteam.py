@@ -10,9 +10,10 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from emailpipe.aws import client
-from emailpipe.domain import tokens
 from emailpipe.local.mailclient import new_email, reply_to
 from emailpipe.store import repo
+
+from .mails import header, token_in
 
 DANA = "dana@partner.example"
 ERIN = "erin@buyer.example"
@@ -35,17 +36,6 @@ SES_BLOCK = (
 def _ses(raw: bytes, sender: str, *, spf="softfail", dkim="none", dmarc="none") -> bytes:
     """Mail as SES stores it; the default verdicts are those of a forged From at a domain without DMARC."""
     return SES_BLOCK.format(sender=sender, spf=spf, dkim=dkim, dmarc=dmarc).encode() + raw
-
-
-def _header(raw: str | bytes, name: str) -> str:
-    mail = message_from_bytes(raw) if isinstance(raw, bytes) else message_from_string(raw, policy=policy.default)
-    return str(mail[name] or "")
-
-
-def _token_in(raw: str) -> str:
-    token = tokens.find_token(_header(raw, "From"))
-    assert token is not None
-    return token
 
 
 def _mail(sender: str, name: str, to: str, subject: str, text: str, **headers: str) -> bytes:
@@ -269,7 +259,7 @@ def test_an_auto_answer_is_not_answered_in_a_loop(env, world):
     env.api.close_conversation(world.conversation_id)
     env.deliver(reply_to(notification, world.user, "Carol", "More?"))
     env.drain()
-    [answer] = [m["raw"] for m in env.outbox(world.user) if _header(m["raw"], "Auto-Submitted") == "auto-replied"]
+    [answer] = [m["raw"] for m in env.outbox(world.user) if header(m["raw"], "Auto-Submitted") == "auto-replied"]
     ooo = message_from_bytes(reply_to(answer, world.user, "Carol", "I am out of office."), policy=policy.default)
     ooo["Auto-Submitted"] = "auto-replied"
 
@@ -277,7 +267,7 @@ def test_an_auto_answer_is_not_answered_in_a_loop(env, world):
     env.drain()
 
     assert outcome.status.value == "rejected"
-    assert len([m for m in env.outbox(world.user) if _header(m["raw"], "Auto-Submitted") == "auto-replied"]) == 1
+    assert len([m for m in env.outbox(world.user) if header(m["raw"], "Auto-Submitted") == "auto-replied"]) == 1
 
 
 # ------------------------------------------------------------------ forwards
@@ -375,7 +365,7 @@ def test_a_reply_sent_to_another_inbox_is_refused_even_when_only_its_message_id_
     # email is addressed to one of our inboxes and it is not the conversation's, refuse it `wrong_inbox`, whatever
     # carried the token.
     conversation_b, to_frank = _brand_b_answer(env, world)
-    message_id = _header(to_frank, "Message-ID")
+    message_id = header(to_frank, "Message-ID")
 
     crossed = new_email(
         "frank@shopper.example",
@@ -394,7 +384,7 @@ def test_a_reply_sent_to_another_inbox_is_refused_even_when_only_its_message_id_
 def test_a_display_name_token_of_one_inbox_on_another_inbox_address_is_refused(env, world):
     # Held: the display-name token is tied to the inbox address it sits on.
     _, to_frank = _brand_b_answer(env, world)
-    token = _token_in(to_frank)
+    token = token_in(to_frank)
 
     crossed = new_email("frank@shopper.example", "Frank", f'"BrandB| {token}" <support@example.com>', "Re", "Hi")
     outcome = env.deliver(crossed)
@@ -412,7 +402,7 @@ def test_the_trimmed_part_of_a_user_reply_does_not_carry_her_reply_token(env, wo
     # email. Expected: tokens (display-name and plus-address forms) are masked in the stored trimmed part
     # (inbound/logic.py _with_text, before ctx.put_attachment of the trimmed text).
     notification = env.notification_to(world, world.user, "Which invoice number?")
-    token = _token_in(notification)
+    token = token_in(notification)
     assert env.deliver(reply_to(notification, world.user, "Carol", "Number 1042.")).status.value == "stored"
     message = repo.list_messages(world.conversation_id)[-1]
 
