@@ -69,12 +69,14 @@ def is_inbox_address(inboxes: Iterable[Inbox], address: str) -> bool:
     return any(wanted in (inbox.address, base_address(inbox.sender)) for inbox in inboxes)
 
 
+def all_addressed(inboxes: Sequence[Inbox], recipients: Iterable[str]) -> tuple[Inbox, ...]:
+    """The inboxes among an email's recipients (To, then Cc), in their order; () when Bcc'd or relayed."""
+    return tuple(dict.fromkeys(inbox for address in recipients if (inbox := find(inboxes, address)) is not None))
+
+
 def addressed(inboxes: Sequence[Inbox], recipients: Iterable[str]) -> Inbox | None:
     """The first inbox among an email's recipients (To, then Cc), or None (Bcc'd, or relayed)."""
-    for address in recipients:
-        if (inbox := find(inboxes, address)) is not None:
-            return inbox
-    return None
+    return next(iter(all_addressed(inboxes, recipients)), None)
 
 
 def of_conversation(inboxes: Sequence[Inbox], inbox_address: str | None) -> Inbox:

@@ -171,8 +171,7 @@ def email_key(sender: str, message_id: str | None) -> str | None:
 
 def rate_sender(address: str) -> str:
     """The sender a cap counts: lower-cased, without a plus tag (`spam+1@` and `spam+2@` are one sender)."""
-    local, at, domain = address.strip().lower().rpartition("@")
-    return f"{local.split('+', 1)[0]}{at}{domain}" if at else address.strip().lower()
+    return inboxes.base_address(address)
 
 
 def _rate_keys(sender: str, conversation_id: str) -> dict[str, str]:
@@ -230,23 +229,26 @@ def _accept(
     if decision is not None:
         status, reason = decision
         raise RejectedError(reason, quarantine=status == "quarantined")
-    mail = _Mail(parsed, sender, from_domain, verdicts, s3_key, received_at, settings, boxes)
+    addressed = inboxes.all_addressed(boxes, [a.email for a in parsed.recipients])
+    copied = _copied(parsed, sender, boxes)
+    mail = _Mail(parsed, sender, from_domain, verdicts, s3_key, received_at, settings, boxes, addressed, copied)
     match = _match(parsed, sender, boxes, ctx)
-    if match is None and not _asks_for_new(parsed, boxes) and forwards.find_forward(parsed) is None:
-        # A forward keeps the forwarded email's References (Gmail): it opens a conversation, it answers none.
-        match = _thread_match(parsed, boxes)
+    forward = None
+    if match is None:
+        forward = forwards.find_forward(parsed)
+        if forward is None and not _asks_for_new(parsed, boxes):
+            # A forward keeps the forwarded email's References (Gmail): it opens a conversation, it answers none.
+            match = _thread_match(parsed, boxes)
     conversation_id = match.conversation_id if match else _converted_conversation_id(s3_key)
     # One request reads the sender, the conversation, every cap's log and the Cc'd people (the store reads nothing).
     log_keys = [repo.rate_log_pk(scope, key) for scope, key in _rate_keys(sender, conversation_id).items()]
     # cc_join trusts the email's own To and Cc: only for mail no trusted verdict calls unauthenticated.
     join = settings.cc_join and not trust.staff_reply_outcome(verdicts, from_domain)
-    copied = _copied(parsed, sender, boxes)[:MAX_CC_READ] if join else ()
-    reads = repo.read_for_inbound(sender, match.conversation_id if match else None, log_keys, copied)
+    joinable = copied[:MAX_CC_READ] if join else ()
+    reads = repo.read_for_inbound(sender, match.conversation_id if match else None, log_keys, joinable)
     if match is None:
-        inbox = inboxes.addressed(boxes, [a.email for a in parsed.recipients]) or inboxes.of_conversation(
-            boxes, mailbox_inbox
-        )
-        return _convert(mail, reads, inbox, copied, ctx)
+        inbox = addressed[0] if addressed else inboxes.of_conversation(boxes, mailbox_inbox)
+        return _convert(mail, reads, inbox, joinable, forward, ctx)
     if match.token and tokens.expired(match.token, received_at, settings.token_lifetime_days):
         raise RejectedError("token_expired")
     conversation = reads.conversation
@@ -257,8 +259,7 @@ def _accept(
     if conversation is None:
         raise RejectedError("unknown_conversation")
     inbox = inboxes.of_conversation(boxes, conversation.inbox)
-    addressed = {found.address for a in parsed.recipients if (found := inboxes.find(boxes, a.email)) is not None}
-    if (match.inbox is not None and match.inbox != inbox.address) or (addressed and inbox.address not in addressed):
+    if (match.inbox is not None and match.inbox != inbox.address) or (addressed and inbox not in addressed):
         # One inbox's conversation answered at another inbox: never posted across brands, whatever carried it.
         raise RejectedError("wrong_inbox")
     role = _author_role(mail, reads.person, conversation)
@@ -268,7 +269,7 @@ def _accept(
     if not role.is_staff and trust.sender_unproven(verdicts):
         # A token proves the mail answers a notification, not who wrote it (everyone in a Cc saw the token).
         raise RejectedError("reply_not_authenticated", quarantine=True)
-    return _reply(mail, match, conversation, role, reads, inbox, copied, ctx)
+    return _reply(mail, match, conversation, role, reads, inbox, joinable, ctx)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +284,8 @@ class _Mail:
     received_at: float
     settings: Settings
     inboxes: tuple[Inbox, ...]
+    addressed: tuple[Inbox, ...]  # the inboxes among its recipients, in their order
+    copied: tuple[str, ...]  # the people it is also addressed to (To and Cc besides our inboxes and its sender)
 
 
 def _check_reply_all(
@@ -580,7 +583,12 @@ def _thread_match(parsed: ParsedEmail, boxes: Sequence[Inbox]) -> Match | None:
 
 
 def _convert(
-    mail: _Mail, reads: repo.InboundReads, inbox: Inbox, copied: Sequence[str], ctx: InboundContext
+    mail: _Mail,
+    reads: repo.InboundReads,
+    inbox: Inbox,
+    copied: Sequence[str],
+    forward: forwards.Forwarded | None,
+    ctx: InboundContext,
 ) -> Accepted:
     """Mail without a conversation: an agent's forward of a customer's email, or (convert-all) a new conversation.
 
@@ -590,7 +598,7 @@ def _convert(
     settings = inboxes.effective_settings(mail.settings, inbox)
     person = reads.person
     if person is not None and person.role.is_staff:
-        return _forwarded(mail, person, reads, inbox, settings, ctx)
+        return _forwarded(mail, person, forward, reads, inbox, settings, ctx)
     if not settings.convert_all_emails:
         raise RejectedError("no_conversation_token")
     new_people: list[Person] = []
@@ -616,10 +624,15 @@ def _convert(
 
 
 def _forwarded(
-    mail: _Mail, agent: Person, reads: repo.InboundReads, inbox: Inbox, settings: Settings, ctx: InboundContext
+    mail: _Mail,
+    agent: Person,
+    found: forwards.Forwarded | None,
+    reads: repo.InboundReads,
+    inbox: Inbox,
+    settings: Settings,
+    ctx: InboundContext,
 ) -> Accepted:
     """An agent forwards a customer's email: a new conversation of the original sender, assigned to the agent."""
-    found = forwards.find_forward(mail.parsed)
     if found is None or not found.sender_email:
         raise RejectedError("staff_mail_without_token")
     if not (settings.convert_all_emails or settings.staff_forwards):
@@ -722,6 +735,6 @@ def _message(
         attachments=_store_attachments(parsed.attachments, conversation_id, message_id, ctx),
         email_message_id=parsed.message_id,
         raw_s3_key=mail.s3_key,
-        also_to=_copied(parsed, sender, mail.inboxes),
+        also_to=mail.copied,
     )
     return _with_text(message, parts.reply, parts.trimmed, ctx)
