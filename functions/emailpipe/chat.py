@@ -635,10 +635,13 @@ class ChatApi:
 
     def get_message(self, conversation_id: str, message_id: str) -> Message:
         """One message of a conversation, with its whole text."""
+        return self.with_full_text(self._stored_message(conversation_id, message_id))
+
+    def _stored_message(self, conversation_id: str, message_id: str) -> Message:
         message = chat_records.get_message(conversation_id, message_id)
         if message is None:
             raise NotFoundError(f"no message {message_id} in conversation {conversation_id}")
-        return self.with_full_text(message)
+        return message
 
     def trimmed_text(self, message: Message) -> str | None:
         """What reply extraction cut from an emailed message (quoted history, signature), or None if nothing was."""
@@ -673,9 +676,7 @@ class ChatApi:
 
     def attachment_link(self, conversation_id: str, message_id: str, index: int) -> tuple[AttachmentRef, str, int]:
         """A short-lived download link of one attachment: (its metadata, the link, seconds it lasts)."""
-        message = chat_records.get_message(conversation_id, message_id)
-        if message is None:
-            raise NotFoundError(f"no message {message_id} in conversation {conversation_id}")
+        message = self._stored_message(conversation_id, message_id)
         if not 0 <= index < len(message.attachments):
             raise NotFoundError(f"message {message_id} has no attachment {index}")
         attachment = message.attachments[index]
