@@ -14,7 +14,7 @@ from emailpipe.domain import tokens
 from emailpipe.local.mailclient import new_email, reply_to
 from emailpipe.store import apikeys, keys, repo
 
-from .mails import header, token_in
+from .mails import gmail_forward, header, token_in
 
 DANA = "dana@partner.example"
 
@@ -146,32 +146,10 @@ def test_removing_a_participant_revokes_her_tokens(env, world):
 # ---------------------------------------------------------------- forwards
 
 
-def _forward(sender: str, name: str, to: str, note: str) -> bytes:
-    """An agent's forward as Gmail writes it: the note, the forwarded header block, the original and its file."""
-    mail = EmailMessage()
-    mail["From"] = f"{name} <{sender}>"
-    mail["To"] = to
-    mail["Subject"] = "Fwd: Parcel 7731 arrived broken"
-    mail["Date"] = "Tue, 01 Dec 2026 09:30:00 +0000"
-    mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
-    mail.set_content(
-        f"{note}\n\n"
-        "---------- Forwarded message ---------\n"
-        "From: Erin Buyer <erin@buyer.example>\n"
-        "Date: Mon, 30 Nov 2026 at 18:02\n"
-        "Subject: Parcel 7731 arrived broken\n"
-        f"To: {name} <{sender}>\n"
-        "\n"
-        "Hello,\n\nmy parcel 7731 arrived with a broken lid. A photo is attached.\n\nErin\n"
-    )
-    mail.add_attachment(b"\xff\xd8\xff\xe0 photo", maintype="image", subtype="jpeg", filename="lid.jpg")
-    return bytes(mail)
-
-
 def test_an_agents_forward_opens_a_conversation_of_the_original_sender_with_the_content_and_the_file(env, world):
     env.api.set_setting("staff_forwards", "on")
 
-    outcome = env.deliver(_forward(world.offline_agent, "Bob", "support+new@example.com", "Erin's parcel, mine."))
+    outcome = env.deliver(gmail_forward(world.offline_agent, "Bob", "support+new@example.com", "Erin's parcel, mine."))
 
     assert (outcome.status.value, outcome.matched_by) == ("stored", "staff_forward")
     conversation = env.api.get_conversation(outcome.conversation_id)
@@ -188,7 +166,7 @@ def test_an_agents_forward_opens_a_conversation_of_the_original_sender_with_the_
 
 
 def test_an_agents_forward_opens_nothing_when_neither_convert_all_nor_staff_forwards_is_on(env, world):
-    outcome = env.deliver(_forward(world.offline_agent, "Bob", "support@example.com", "Please handle."))
+    outcome = env.deliver(gmail_forward(world.offline_agent, "Bob", "support@example.com", "Please handle."))
 
     assert (outcome.status.value, outcome.reason) == ("rejected", "staff_forward_not_enabled")
     assert repo.get_person("erin@buyer.example") is None
@@ -197,7 +175,7 @@ def test_an_agents_forward_opens_nothing_when_neither_convert_all_nor_staff_forw
 def test_a_users_forward_creates_nothing_for_the_third_party(env, world):
     env.api.set_setting("convert_all_emails", "on")
 
-    outcome = env.deliver(_forward(world.user, "Carol", "support@example.com", "This came to me, is it you?"))
+    outcome = env.deliver(gmail_forward(world.user, "Carol", "support@example.com", "This came to me, is it you?"))
 
     assert outcome.status.value == "stored"
     assert env.api.get_conversation(outcome.conversation_id).user_email == world.user

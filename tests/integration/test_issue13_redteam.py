@@ -13,7 +13,7 @@ from emailpipe.aws import client
 from emailpipe.local.mailclient import new_email, reply_to
 from emailpipe.store import repo
 
-from .mails import header, token_in
+from .mails import gmail_forward, header, token_in
 
 DANA = "dana@partner.example"
 ERIN = "erin@buyer.example"
@@ -273,30 +273,10 @@ def test_an_auto_answer_is_not_answered_in_a_loop(env, world):
 # ------------------------------------------------------------------ forwards
 
 
-def _forward(sender: str, name: str, to: str, customer: str = ERIN) -> bytes:
-    mail = EmailMessage()
-    mail["From"] = f"{name} <{sender}>"
-    mail["To"] = to
-    mail["Subject"] = "Fwd: Parcel 7731 arrived broken"
-    mail["Date"] = "Tue, 01 Dec 2026 09:30:00 +0000"
-    mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
-    mail.set_content(
-        "Please handle.\n\n"
-        "---------- Forwarded message ---------\n"
-        f"From: Erin Buyer <{customer}>\n"
-        "Date: Mon, 30 Nov 2026 at 18:02\n"
-        "Subject: Parcel 7731 arrived broken\n"
-        f"To: {name} <{sender}>\n"
-        "\n"
-        "Hello,\n\nmy parcel arrived broken.\n\nErin\n"
-    )
-    return bytes(mail)
-
-
 def test_a_forged_agent_forward_opens_nothing(env, world):
     # Held: a forward in an agent's name needs mail that is the agent's own.
     env.api.set_setting("staff_forwards", "on")
-    outcome = env.deliver(_ses(_forward(world.offline_agent, "Bob", "support+new@example.com"), MALLORY))
+    outcome = env.deliver(_ses(gmail_forward(world.offline_agent, "Bob", "support+new@example.com"), MALLORY))
 
     assert (outcome.status.value, outcome.reason) == ("rejected", "staff_not_authenticated")
     assert repo.get_person(ERIN) is None
@@ -322,13 +302,12 @@ def test_an_agents_gmail_forward_of_a_stored_customer_email_is_not_emailed_to_th
             Message_ID=erin_id,
         )
     )
-    forward = message_from_bytes(_forward(world.offline_agent, "Bob", "support+new@example.com"), policy=policy.default)
-    forward["In-Reply-To"] = erin_id
-    forward["References"] = erin_id
-    body = forward.get_body(preferencelist=("plain",))
-    body.set_content(body.get_content().replace("Please handle.", "Internal: this one always complains, ignore."))
+    note = "Internal: this one always complains, ignore."
+    forward = gmail_forward(
+        world.offline_agent, "Bob", "support+new@example.com", note, In_Reply_To=erin_id, References=erin_id
+    )
 
-    outcome = env.deliver(bytes(forward))
+    outcome = env.deliver(forward)
     env.drain()
 
     assert not [m for m in env.outbox(ERIN) if "always complains" in m["raw"]], "the agent's note went to Erin"
@@ -338,7 +317,7 @@ def test_an_agents_gmail_forward_of_a_stored_customer_email_is_not_emailed_to_th
 def test_a_users_forward_to_support_new_with_staff_forwards_opens_nothing_for_the_third_party(env, world):
     # Held: only staff open a conversation for someone else; with convert-all off a user's forward opens nothing.
     env.api.set_setting("staff_forwards", "on")
-    outcome = env.deliver(_forward(world.user, "Carol", "support+new@example.com"))
+    outcome = env.deliver(gmail_forward(world.user, "Carol", "support+new@example.com"))
 
     assert outcome.status.value == "rejected"
     assert repo.get_person(ERIN) is None
