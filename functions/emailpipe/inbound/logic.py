@@ -25,6 +25,7 @@ from emailpipe.domain.models import (
 from emailpipe.domain.names import clean_name
 from emailpipe.domain.reply import extract_parts
 from emailpipe.domain.reply_patterns import strip_subject_prefixes
+from emailpipe.domain.routing import is_member
 from emailpipe.mail.dropped import dropped
 from emailpipe.mail.parse import Attachment, ParsedEmail, parse_email
 from emailpipe.observability import hash_address
@@ -312,7 +313,7 @@ def _author_role(mail: _Mail, person: Person, conversation: Conversation) -> Rol
         if reason:
             raise RejectedError(reason)
         return person.role
-    if mail.sender == conversation.user_email or mail.sender in conversation.participants:
+    if is_member(mail.sender, conversation):
         return Role.USER
     # Not (or no longer) in the conversation: a removed participant's tokens stop here.
     raise RejectedError("sender_not_participant")
@@ -379,7 +380,7 @@ def _continued(
     successor = repo.get_conversation(conversation.continued_in)
     if successor is None or successor.status in ("closed", "archived"):
         return None  # that one ended too: a new conversation opens again
-    if not role.is_staff and mail.sender not in (successor.user_email, *successor.participants):
+    if not role.is_staff and not is_member(mail.sender, successor):
         raise RejectedError("sender_not_participant")
     message = _message(mail, successor.id, mail.sender, role, settings, ctx)
     details = {"closed_reply": "continued", "linked_from": conversation.id}
