@@ -33,11 +33,8 @@ since the compat32 parse is about four times cheaper than the default policy's.
 from __future__ import annotations
 
 import email
-import hashlib
 import logging
-import mimetypes
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC
 from email.message import Message
@@ -48,8 +45,6 @@ from emailpipe.domain.names import clean_name
 from emailpipe.domain.reply import extract_from_message
 from emailpipe.domain.tokens import find_token
 from emailpipe.mail.mime_raw import (
-    DEPTH_LIMITED_MESSAGE,
-    DEPTH_LIMITED_PARAM,
     header_block_length,
     limit_message_nesting,
     limit_nesting,
@@ -57,35 +52,32 @@ from emailpipe.mail.mime_raw import (
     truncate_parts,
 )
 from emailpipe.mail.mime_text import (
-    CONTROL_CODES,
     clean_line,
-    decode_bytes,
     decode_header_value,
     decode_words,
     encoded_word_charsets,
-    html_meta_charset,
     lookup,
     undo_surrogates,
+)
+from emailpipe.mail.parts import (  # noqa: F401 - Attachment, MAX_PARTS, sanitize_filename are imported from here
+    MAX_DEPTH,
+    MAX_PARTS,
+    Attachment,
+    Parts,
+    sanitize_filename,
 )
 from emailpipe.records import Record
 
 MAX_EMAIL_BYTES = 40 * 1024 * 1024  # SES maximum
-MAX_DEPTH = 50
-MAX_PARTS = 1000
 MAX_HEADER_BYTES = 256 * 1024
 # Delimiter lines kept before the rest is cut off: several per kept part, since not every `--` line is one.
 MAX_DELIMITER_LINES = 5 * MAX_PARTS
-MAX_FILENAME = 200
 
 _log = logging.getLogger(__name__)
 # mail-parser logs a warning for every part type it does not handle: noise on each ordinary message.
 logging.getLogger("mailparser").setLevel(logging.ERROR)
 
-_DEPTH_PARAM = DEPTH_LIMITED_PARAM.decode()
 _MSG_ID = re.compile(r"<[^<>\s]*>")
-_GUESS_DELIMITER = re.compile(r"^--([^\s]{1,200}?)[ \t]*\r?\n(?=[A-Za-z][A-Za-z0-9-]*[ \t]*:)", re.MULTILINE)
-# Removed from attachment names (a translate table: see mime_text.CONTROL_CODES).
-_UNSAFE_NAME = dict.fromkeys((*CONTROL_CODES, *map(ord, '<>:"|?*')))
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -94,19 +86,6 @@ class Address(Record):
 
     name: str
     email: str
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class Attachment(Record):
-    """One attachment with its decoded bytes."""
-
-    filename: str
-    content_type: str
-    payload: bytes
-    sha256: str
-    size: int
-    content_id: str | None
-    inline: bool
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -186,35 +165,13 @@ def _normalise_address(name: str, addr: str) -> Address | None:
     return Address(name=name if name != addr else "", email=addr)
 
 
-def sanitize_filename(name: str | None, content_type: str, index: int) -> str:
-    """Return a safe basename for an attachment, generated from the content type when nothing is left."""
-    # Controls are removed, not replaced: a CR/LF or a bidi override inside a name has no business there.
-    name = clean_name((name or "").translate(_UNSAFE_NAME), separator="")
-    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip(" .")
-    if len(name) > MAX_FILENAME:
-        stem, dot, ext = name.rpartition(".")
-        name = stem[: MAX_FILENAME - len(ext) - 1] + dot + ext if dot and len(ext) <= 16 else name[:MAX_FILENAME]
-    if name:
-        return name
-    if content_type == "message/rfc822":
-        ext = ".eml"
-    elif content_type.startswith("message/"):
-        ext = ".txt"
-    else:
-        ext = mimetypes.guess_extension(content_type) or (".txt" if content_type.startswith("text/") else ".bin")
-    return f"attachment-{index}{ext}"
-
-
 class _Parser:
     """One parse of one message; collects defects as it goes."""
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
         self.defects: list[str] = []
-        self.texts: list[str] = []
-        self.htmls: list[str] = []
-        self.attachments: list[Attachment] = []
-        # The first charset a body part declared correctly: the best guess for an unlabelled sibling.
+        # The first non-ASCII charset a header's encoded words used: the best guess for an unlabelled body.
         self.charset_hint: str | None = None
 
     def defect(self, code: str | None) -> None:
@@ -257,16 +214,17 @@ class _Parser:
                 seen.add(address.email.lower())
                 recipients.append(address)
 
-        self._walk(msg)
-        text = "\n".join(self.texts) if self.texts else None
-        html = "\n".join(self.htmls) if self.htmls else None
+        parts = Parts(self.defect, self.charset_hint)
+        parts.walk(msg)
+        text = "\n".join(parts.texts) if parts.texts else None
+        html = "\n".join(parts.htmls) if parts.htmls else None
 
         sender = from_[0] if from_ else None
         from_count = len(from_) + max(0, len(msg.get_all("from") or ()) - 1)
         status, reason = "accepted", None
         if sender is None:
             status, reason = "rejected", "no_sender"
-        elif not (text and text.strip()) and not (html and html.strip()) and not self.attachments:
+        elif not (text and text.strip()) and not (html and html.strip()) and not parts.attachments:
             status, reason = "rejected", "no_content"
 
         refs = first.get("references", "")
@@ -286,7 +244,7 @@ class _Parser:
             headers=headers,
             text=text,
             html=html,
-            attachments=tuple(self.attachments),
+            attachments=tuple(parts.attachments),
             defects=tuple(self.defects),
             from_count=from_count,
         )
@@ -373,145 +331,6 @@ class _Parser:
             except (TypeError, ValueError, IndexError, OverflowError):
                 self.defect("bad_date")
         return parsed.isoformat() if parsed is not None else None
-
-    def _walk(self, msg: Message) -> None:
-        """Collect bodies and attachments, iteratively and within the depth and part limits."""
-        stack: list[tuple[Message, int, bool, str]] = [(msg, 0, False, "")]
-        count = 0
-        while stack:
-            part, depth, in_attachment, parent_type = stack.pop()
-            count += 1
-            if count > MAX_PARTS:
-                self.defect("too_many_parts")
-                # Named in the outcome (mail/dropped.py): how many leaf parts, attachments among them, were not read.
-                left = [part] + [entry[0] for entry in stack]
-                self.defect(f"parts_dropped:{sum(1 for m in left for p in m.walk() if not p.is_multipart())}")
-                return
-            try:
-                self._visit(part, depth, in_attachment, parent_type, stack)
-            except (RecursionError, MemoryError):
-                raise
-            except Exception as exc:  # one broken part must not lose the rest of the message
-                _log.warning("unreadable MIME part: %r", exc)
-                self.defect(f"part_error:{type(exc).__name__}")
-
-    def _visit(self, part: Message, depth: int, in_attachment: bool, parent_type: str, stack: list) -> None:
-        """Classify one part: push its children, or keep it as body text or an attachment."""
-        ctype = part.get_content_type()
-        if part.get_param(_DEPTH_PARAM) is not None:
-            self.defect("too_deep")
-            return
-        if part.is_multipart():
-            if ctype.startswith("message/"):
-                self._message_attachment(part, ctype)
-                return
-            if depth >= MAX_DEPTH:
-                self.defect("too_deep")
-                return
-            inside = in_attachment or part.get_content_disposition() == "attachment"
-            children = part.get_payload()
-            stack.extend((child, depth + 1, inside, ctype) for child in reversed(children))
-            return
-        if ctype.startswith("multipart/"):
-            recovered = self._recover_multipart(part, ctype) if depth < MAX_DEPTH else None
-            if recovered is not None:
-                self.defect("boundary_recovered")
-                stack.append((recovered, depth + 1, in_attachment, parent_type))
-                return
-            # No usable boundary: the body is all we have; reading it as text beats losing it.
-            self.defect("multipart_as_text")
-            ctype = "text/plain"
-        if ctype == DEPTH_LIMITED_MESSAGE:
-            # An attached message past the nesting limit: kept whole, as the bytes it was sent as.
-            payload = part.get_payload(decode=True) or b""
-            self._add_attachment(part.get_filename(), "message/rfc822", payload, None, part.get_content_disposition())
-            return
-        self._leaf(part, ctype, in_attachment, parent_type)
-
-    def _leaf(self, part: Message, ctype: str, in_attachment: bool, parent_type: str) -> None:
-        """Keep a non-multipart part as text/html body or as an attachment."""
-        disposition = part.get_content_disposition()
-        filename = part.get_filename()
-        if filename:
-            filename = decode_words(undo_surrogates(filename)[0])[0]
-        if ctype in ("text/plain", "text/html") and not in_attachment and disposition != "attachment" and not filename:
-            data = part.get_payload(decode=True) or b""
-            charset = part.get_content_charset()
-            if charset is None and ctype == "text/html":
-                charset = html_meta_charset(data)
-            text, problem = decode_bytes(data, charset, self.charset_hint)
-            self.defect(problem)
-            if charset and not problem and lookup(charset) not in (None, "ascii", "utf_8"):
-                self.charset_hint = self.charset_hint or charset
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-            (self.texts if ctype == "text/plain" else self.htmls).append(text)
-            return
-        content_id = clean_line(undo_surrogates(str(part.get("Content-ID", "")))[0]).strip("<>") or None
-        if ctype.startswith("text/") and parent_type == "multipart/alternative" and not filename:
-            # Another rendering of the body (text/enriched, text/watch-html): not a file the sender attached.
-            return
-        payload = part.get_payload(decode=True) or b""
-        if not filename and not content_id:
-            if not payload.strip():
-                return
-            if disposition != "attachment":
-                # mail-parser leaves these in text_not_managed; they are files the sender sent all the same.
-                self.defect("untyped_part_recovered")
-        self._add_attachment(filename or content_id, ctype, payload, content_id, disposition)
-
-    def _message_attachment(self, part: Message, ctype: str) -> None:
-        """Keep an attached message (message/rfc822, delivery-status) as one attachment of its bytes."""
-        pieces = []
-        for sub in part.get_payload():
-            try:
-                pieces.append(sub.as_bytes())
-            except Exception:  # the generator rejects some malformed trees; the text form survives
-                pieces.append(sub.as_string().encode("utf-8", "surrogateescape"))
-        payload = b"\n".join(pieces)
-        filename = part.get_filename()
-        if not filename and ctype == "message/rfc822" and pieces:
-            subject = decode_header_value(str(part.get_payload(0).get("Subject", "")))[0]
-            filename = f"{subject[:100]}.eml" if subject else None
-        self._add_attachment(filename, ctype, payload, None, part.get_content_disposition())
-
-    def _add_attachment(
-        self, filename: str | None, ctype: str, payload: bytes, content_id: str | None, disposition: str | None
-    ) -> None:
-        """Append an Attachment with a sanitised name and the hash of its bytes."""
-        index = len(self.attachments) + 1
-        safe = sanitize_filename(filename, ctype, index)
-        if filename and safe != clean_line(filename):
-            self.defect("filename_sanitised")
-        self.attachments.append(
-            Attachment(
-                filename=safe,
-                content_type=ctype,
-                payload=payload,
-                sha256=hashlib.sha256(payload).hexdigest(),
-                size=len(payload),
-                content_id=content_id,
-                inline=disposition == "inline" or (disposition is None and content_id is not None),
-            )
-        )
-
-    @staticmethod
-    def _recover_multipart(part: Message, ctype: str) -> Message | None:
-        """Re-parse a multipart whose boundary was missing or wrong, guessing it from its delimiter lines."""
-        body = part.get_payload()
-        if not isinstance(body, str) or "\n--" not in "\n" + body:
-            return None
-        counts = Counter(_GUESS_DELIMITER.findall(body))
-        declared = part.get_boundary()
-        # The parser keeps undecodable bytes as surrogate escapes; this turns them back into the original bytes.
-        data = body.encode("utf-8", "surrogateescape")
-        for boundary, _ in counts.most_common(3):
-            if boundary == declared or '"' in boundary:
-                continue
-            head = f'Content-Type: {ctype}; boundary="{boundary}"\r\n\r\n'.encode("ascii", "surrogateescape")
-            rebuilt = email.message_from_bytes(head + data)
-            if rebuilt.is_multipart() and rebuilt.get_payload():
-                return rebuilt
-        return None
 
 
 # A plain address header: printable ASCII, a comma-separated list of `local@domain` or `Name <local@domain>`, where
