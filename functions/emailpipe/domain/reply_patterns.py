@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from emailpipe.domain import reply_words as W
 from emailpipe.domain.casefold import fold
 from emailpipe.domain.phrase_match import (
     BOUNDARY,
@@ -41,9 +42,9 @@ HR_MARK = "\ue000"  # private-use line marker that html_text emits for <hr>; nev
 # --- Word lists ------------------------------------------------------------------------------------------------
 
 
-def _words(words: str) -> frozenset[str]:
-    """Fold a '|'-separated word list; a space inside an entry stands for a run of whitespace (it was \\s+)."""
-    return frozenset(fold(w.strip()) for w in words.split("|") if w.strip())
+def _words(words: tuple[str, ...]) -> frozenset[str]:
+    """Fold a word list; a space inside an entry stands for a run of whitespace (it was \\s+)."""
+    return frozenset(fold(w) for w in words)
 
 
 def _key(phrase: str) -> str:
@@ -92,22 +93,14 @@ class LinePattern:
 
 # Words that open an attribution line in the languages mail clients localise (en, fr, de, es, it, pt, nl, pl, sv,
 # no, da, cs, vi, ro, el ...).
-_START_WORDS = _words(
-    "On|Le|Am|El|Il|Em|Op|W dniu|Dnia|Den|På|Vào|Dne|Ngày|În data de|Pe|Στις|Kl|Tanggal|Pada|Op de|Ter|"
-    "Em data de|El día|Il giorno|Le jour"
-)
+_START_WORDS = _words(W.every(W.ATTRIBUTION_STARTS))
 # Verbs that close (or sit inside) an attribution line.
-_VERBS = _words(
-    "wrote|writes|has written|a écrit|écrit|schrieb|geschrieben|escribió|escribio|escreveu|escrito|ha scritto|"
-    "scrisse|schreef|het volgende geschreven|heeft geschreven|pisze|napisał|napisała|napisał(a)|napisal|"
-    "написал|написала|написал(а)|написав|написала|пишет|пише|писал|skrev|kirjoitti|kirjoittaa|napsal|"
-    "napsala|írta|yazdı|scrie|a scris|έγραψε|đã viết|menulis|wrote the following"
-)
+_VERBS = _words(W.every(W.ATTRIBUTION_VERBS))
 # Verbs of CJK clients, found without word boundaries (none has case): the old ASIAN alternation
 # `写道|寫道|寫到|写到|のメッセージ|のメール|작성|님의\s*메시지|が書きました|は書きました`. No two of them can
 # overlap, and at most one can start at a given position.
-_VERBS_ASIAN = ("写道", "寫道", "寫到", "写到", "のメッセージ", "のメール", "작성", "が書きました", "は書きました")
-_ASIAN_HEAD, _ASIAN_TAIL = "님의", "메시지"  # 님의\s*메시지
+_VERBS_ASIAN = tuple(w for w in W.every(W.ATTRIBUTION_VERBS_CJK) if " " not in w)
+((_ASIAN_HEAD, _ASIAN_TAIL),) = (w.split(" ") for w in W.every(W.ATTRIBUTION_VERBS_CJK) if " " in w)  # 님의\s*메시지
 
 
 def _asian_verb(text: str, pos: int = 0, anchored: bool = False) -> tuple[int, int] | None:
@@ -352,27 +345,12 @@ SENTENCE_END_RE = re.compile(r"[^\W\d_]{5,}[.!?]\)?\s*$|[!?]\s*$")
 
 # --- Outlook / webmail header blocks ("From: ... Sent: ... To: ... Subject: ...") -------------------------------
 
-_FIELD_FROM = _words(
-    "From|De|Von|Da|Van|Od|От|Від|Från|Fra|Frá|Lähettäjä|Feladó|Kimden|Afzender|Expéditeur|Absender|Mittente|"
-    "Remitente|Nadawca|Отправитель|Відправник|Avsändare|Afsender|Avsender|Lähettäjä|发件人|發件人|寄件者|寄件人|"
-    "差出人|送信者|発信者|보낸 사람|Gönderen|Odesílatel|Expeditor|Αποστολέας"
-)
-_FIELD_SENT = _words(
-    "Sent|Date|Envoyé|Envoye|Gesendet|Datum|Inviato|Data|Enviado|Enviada|Fecha|Verzonden|Verstuurd|Wysłano|"
-    "Wysłane|Отправлено|Дата|Відправлено|Надіслано|Skickat|Sendt|Dato|Lähetetty|Päivämäärä|Päiväys|Elküldve|"
-    "Dátum|Tarih|Gönderildi|Gönderilme|Odesláno|发送时间|發送時間|发送日期|日期|時間|送信日時|日付|날짜|보낸 날짜|"
-    "Trimis|Ημερομηνία|Sent at|Date sent"
-)
-_FIELD_TO = _words(
-    "To|À|A|An|Para|Aan|Do|Кому|Till|Til|Vastaanottaja|Címzett|Kime|Komu|收件人|收件者|宛先|받는 사람|"
-    "Destinatario|Destinataire|Empfänger|Adresát|Către|Προς|Reply-To|Reply To|Antwort an|Répondre à"
-)
-_FIELD_CC = _words("Cc|Bcc|Cci|Kopie|Copie|Kopia|DW|Копия|Копія|Kopio|Másolat|Bilgi|抄送|副本|참조|Kopi|Kopie an|CC")
-_FIELD_SUBJECT = _words(
-    "Subject|Objet|Betreff|Oggetto|Asunto|Assunto|Onderwerp|Temat|Тема|Ämne|Emne|Aihe|Tárgy|Konu|Předmět|主题|"
-    "主旨|件名|제목|Sujet|Subiect|Θέμα|Onderwerp"
-)
-_FIELD_OTHER = _words("On Behalf Of|Importance|Priority|Wichtigkeit|Importância|Priorité")
+_FIELD_FROM = _words(W.every(W.HEADER_FROM))
+_FIELD_SENT = _words(W.every(W.HEADER_SENT))
+_FIELD_TO = _words(W.every(W.HEADER_TO))
+_FIELD_CC = _words(W.every(W.HEADER_CC))
+_FIELD_SUBJECT = _words(W.every(W.HEADER_SUBJECT))
+_FIELD_OTHER = _words(W.every(W.HEADER_OTHER))
 
 # Field name -> kind. A name in several lists gets the first kind, as the old (?P<from>...)|(?P<sent>...)|... did.
 _FIELD_KINDS: dict[str, str] = {}
@@ -483,30 +461,8 @@ GENERIC_FIELD_RE = re.compile(r"^\s*[*_]{0,2}[^\s:：]{1,25}(?:\s[^\s:：]{1,25}
 
 # --- Separators -------------------------------------------------------------------------------------------------
 
-_ORIGINAL = _words(
-    "Original Message|Original Email|Reply Message|Ursprüngliche Nachricht|Ursprungliche Nachricht|"
-    "Originalnachricht|Antwort Nachricht|Oprindelig meddelelse|Original meddelelse|Message d'origine|"
-    "Message d’origine|Message original|Mensaje original|Messaggio originale|Messaggio originario|"
-    "Mensagem original|Mensagem Original|Oorspronkelijk bericht|Origineel bericht|Wiadomość oryginalna|"
-    "Oryginalna wiadomość|Исходное сообщение|Оригинальное сообщение|Исходное письмо|Вихідне повідомлення|"
-    "Оригінальне повідомлення|Ursprungligt meddelande|Originalmeddelande|Opprinnelig melding|"
-    "Opprinnelig e-post|Alkuperäinen viesti|原始邮件|原始郵件|原始信件|原邮件|元のメッセージ|オリジナルメッセージ|"
-    "Původní zpráva|Pôvodná správa|Eredeti üzenet|Orijinal Mesaj|Özgün ileti|원본 메시지|Mesaj original|"
-    "Αρχικό μήνυμα"
-)
-_FORWARDED = _words(
-    "Forwarded message|Forwarded Message|Forwarded mail|Forwarded e-mail|Begin forwarded message|"
-    "Weitergeleitete Nachricht|Weitergeleitete Mitteilung|Message transféré|Début du message réexpédié|"
-    "Mensaje reenviado|Mensaje original reenviado|Messaggio inoltrato|Inizio messaggio inoltrato|"
-    "Mensagem encaminhada|Início da mensagem reencaminhada|Doorgestuurd bericht|Begin doorgestuurd bericht|"
-    "Wiadomość przekazana dalej|Przekazana wiadomość|Пересылаемое сообщение|Пересланное сообщение|"
-    "Начало переадресованного сообщения|Переслане повідомлення|Vidarebefordrat meddelande|"
-    "Videresendt melding|Videresendt meddelelse|Välitetty viesti|转发的邮件|轉寄的郵件|転送されたメッセージ|"
-    "転送メッセージ|Přeposlaná zpráva|Továbbított üzenet|전달된 메시지|"
-    # Apple Mail's "Begin forwarded message:" as its other localisations write it.
-    "Anfang der weitergeleiteten Nachricht|Inicio del mensaje reenviado|Início da mensagem encaminhada|"
-    "Videresendt besked|Vidarebefordrat brev|Vidarebefordrat mejl|Forwarded Email|Doorgestuurd e-mailbericht"
-)
+_ORIGINAL = _words(W.every(W.ORIGINAL_MESSAGE))
+_FORWARDED = _words(W.every(W.FORWARDED_MESSAGE))
 _ORIGINAL_LETTERS = frozenset(w[:2] for w in _ORIGINAL)
 _FORWARDED_LETTERS = frozenset(w[:2] for w in _FORWARDED)
 _RULE_CHARS = "-_=*—–~"
@@ -545,14 +501,10 @@ FORWARDED_RE = LinePattern(is_forward_marker)
 # TR (fr), RV (es), I (it), Doorst (nl), ENC (pt), VB (sv), VS (da, no; Finnish Outlook writes VS for a reply, and
 # then only a reply whose history is an Outlook header block is kept whole), VL (fi), PD (pl), PŘ (cs), TOV (hu),
 # İLT (tr), ΠΘ (el), Пересл (ru), 转发/轉寄 (zh), 転送 (ja), 전달 (ko).
-_FORWARD_PREFIXES = _words(
-    "Fwd|Fw|Fwrd|WG|TR|RV|I|Doorst|ENC|VB|VS|VL|PD|PŘ|TOV|İLT|ILT|ΠΘ|Пересл|Переслано|转发|轉寄|轉發|転送|전달"
-)
+_FORWARD_PREFIXES = _words(W.every(W.SUBJECT_FORWARD_PREFIXES))
 # Reply prefixes: Re (en and most), AW (de), SV (sv, da, no), Antw (nl), R/RIF (it), RES (pt), ODP (pl), Ynt (tr),
 # Отв/Ответ (ru), ΑΠ/ΣΧΕΤ (el), 回复/回覆/答复 (zh), 返信 (ja), 답장/회신 (ko).
-_REPLY_PREFIXES = _words(
-    "Re|AW|Antw|Antwort|SV|R|RIF|RES|ODP|Ynt|Vá|VA|Atb|Ats|Odg|Отв|Ответ|ΑΠ|ΣΧΕΤ|回复|回覆|答复|返信|답장|회신"
-)
+_REPLY_PREFIXES = _words(W.every(W.SUBJECT_REPLY_PREFIXES))
 # Up to three "[tag]"s ("[EXTERNAL]", "[#123]"), then a word of letters, an optional count ("Re[2]", "AW(3)"), a colon.
 _SUBJECT_PREFIX_RE = re.compile(
     r"\s*(?:\[[^\]\n]{0,60}\]\s*){0,3}([^\W\d_]{1,12})\s*(?:\[\d{1,4}\]|\(\d{1,4}\))?\s*[:：]"

@@ -77,6 +77,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from emailpipe.domain import reply_words as W
 from emailpipe.domain import tokens
 from emailpipe.domain.casefold import fold
 from emailpipe.domain.phrase_match import Words
@@ -464,143 +465,10 @@ _OPEN_CHARS = frozenset("[(（【")
 # person forwarding an auto-reply or a bounce to support is writing to us. One prefix is a word, an optional
 # counter ("[2]", "(2)") and a colon; the word is the whole run of word characters before them.
 _REPLY_PREFIX = re.compile(r"\s*(\w+)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*")
-_REPLY_WORDS = frozenset(
-    map(
-        fold,
-        ["re", "aw", "sv", "vs", "antw", "antwort", "r", "rif", "res", "odp", "ynt", "vá", "ответ", "отв", "回复"]
-        + ["回覆", "答复", "返信"],
-    )
-)
+_REPLY_WORDS = frozenset(map(fold, W.every(W.AUTO_REPLY_SUBJECT_PREFIXES)))
 
 
-_OOO_PHRASES = Words(
-    # en
-    "out of office",
-    "out of the office",
-    "away from office",
-    "away from the office",
-    "automatic reply",
-    "automatic response",
-    "auto-reply",
-    "auto reply",
-    "autoreply",
-    "auto-response",
-    "auto response",
-    "autoresponse",
-    "autoresponder",
-    "vacation reply",
-    "vacation response",
-    "vacation message",
-    "vacation notice",
-    "ooo",
-    # de
-    "abwesenheitsnotiz",
-    "abwesenheitsmeldung",
-    "abwesenheit",
-    "abwesend",
-    "automatische abwesenheitsnotiz",
-    "automatische antwort",
-    "nicht im büro",
-    "außer haus",
-    # fr
-    "réponse automatique d'absence du bureau",
-    "reponse automatique d'absence du bureau",
-    "réponse automatique",
-    "reponse automatique",
-    "message d'absence",
-    "absence du bureau",
-    "absent du bureau",
-    "absente du bureau",
-    "absence",
-    "absent",
-    "absente",
-    "hors du bureau",
-    # es
-    "respuesta automatica",
-    "respuesta automática",
-    "fuera de oficina",
-    "fuera de la oficina",
-    "ausente",
-    "ausencia",
-    # it
-    "risposta automatica",
-    "fuori sede",
-    "fuori ufficio",
-    "fuori dall'ufficio",
-    "assente",
-    # pt
-    "resposta automatica",
-    "resposta automática",
-    "fora do escritório",
-    "fora do escritorio",
-    "ausência",
-    "ausencia",
-    # nl
-    "afwezig",
-    "afwezigheidsmelding",
-    "automatisch antwoord",
-    "niet aanwezig",
-    "buiten kantoor",
-    # pl
-    "odpowiedź automatyczna",
-    "odpowiedz automatyczna",
-    "automatyczna odpowiedź",
-    "automatyczna odpowiedz",
-    "poza biurem",
-    "nieobecność",
-    "nieobecnośc",
-    "nieobecnosć",
-    "nieobecnosc",
-    # ru
-    "автоматический ответ",
-    "автоответ",
-    "нет на месте",
-    "вне офиса",
-    # uk
-    "автовідповідь",
-    "автоматична відповідь",
-    "поза офісом",
-    # sv
-    "frånvaro",
-    "franvaro",
-    "frånvarande",
-    "franvarande",
-    "automatiskt svar",
-    "inte på kontoret",
-    # no, da
-    "fravær",
-    "fraver",
-    "fraværende",
-    "fraverende",
-    "automatisk svar",
-    "autosvar",
-    "ikke på kontoret",
-    "ude af kontoret",
-    # fi
-    "poissa",
-    "poissa toimistolta",
-    "automaattinen vastaus",
-    # cs, tr, ko (re.IGNORECASE and fold treat dotless ı as i, so "yanıt" needs no second spelling)
-    "automatická odpověď",
-    "mimo kancelář",
-    "otomatik yanıt",
-    "자동 회신",
-    "자동회신",
-    "자동 응답",
-    "자동응답",
-    # zh, ja
-    "自动回复",
-    "自动答复",
-    "自動回覆",
-    "自動回復",
-    "不在办公室",
-    "自動応答",
-    "自動返信",
-    "不在通知",
-    "不在のお知らせ",
-    "不在連絡",
-    "不在",
-)
+_OOO_PHRASES = Words(*W.every(W.OUT_OF_OFFICE_SUBJECTS))
 # English "Out of office until Monday": a few continuation words, or a digit, are allowed, but never a question.
 # Matched against the folded text. The continuation is the whole run of word characters after the phrase (a word
 # followed by \b is one), and must be one of _CONTINUATIONS or a single digit.
@@ -611,41 +479,7 @@ _CONTINUATIONS = frozenset(
 # Lotus Notes: "Jane Doe is out of the office (returning 05/05/2025)". Matched against the folded text.
 _OOO_NOTES = re.compile(r"\bis (?:currently )?out of (?:the )?office")
 
-_BOUNCE_PHRASES = Words(
-    "undelivered mail returned to sender",
-    "undelivered mail",
-    "undeliverable",
-    "undeliverable mail",
-    "undeliverable message",
-    "delivery status notification",
-    "mail delivery failed",
-    "mail delivery failure",
-    "message delivery failure",
-    "delivery failure",
-    "delivery failure notification",
-    "delivery has failed",
-    "delivery notification: delivery has failed",
-    "returned mail",
-    "failure notice",
-    "non-deliverable mail",
-    "non deliverable mail",
-    "nondeliverable mail",
-    "mail system error - returned mail",
-    "warning: could not send message",
-    "delayed mail (still being retried)",
-    # Exchange's localised non-delivery reports: de, fr, es, it, pt, nl, da/no, pl, ru, cs
-    "unzustellbar",
-    "non remis",
-    "no se puede entregar",
-    "non recapitabile",
-    "não entregue",
-    "onbestelbaar",
-    "kan ikke leveres",
-    "niedostarczalne",
-    "недоставлено",
-    "не удается доставить",
-    "nedoručitelné",
-)
+_BOUNCE_PHRASES = Words(*W.every(W.BOUNCE_SUBJECTS))
 _BOUNCE_LOCALPARTS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster"})
 # Exchange sends its non-delivery reports from MicrosoftExchange<32 hex digits>@<domain>.
 _EXCHANGE_NDR_SENDER = re.compile(r"^microsoftexchange[0-9a-f]{32}$", re.IGNORECASE)
