@@ -69,7 +69,7 @@ def test_with_delimiter_off_the_delimiter_line_is_not_special():
 
 
 def test_nothing_cut_gives_an_empty_trimmed_part():
-    body = "Hello,\n\nmy order 1234 has not arrived yet.\n\nRegards"
+    body = "Hello,\n\nmy order 1234 has not arrived yet.\n\nThank you!"
 
     assert extract_parts(body, None) == Extracted(reply=extract_from_message(body, None), trimmed="")
     assert extract_parts(None, None) == Extracted(reply="", trimmed="")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emailpipe.domain import reply_patterns as P
+from emailpipe.domain.reply_signature import fence_end, is_mobile_signature
 
 # How far a wrapped attribution header may reach ("On <date>, <name> <\n<email>>\nwrote:").
 _HEADER_LOOKAHEAD = 6
@@ -306,6 +307,16 @@ def find_history(lines: list[str], *, forward_subject: bool = False) -> tuple[in
     return None
 
 
+def _drop_footer_above(out: list[tuple[int, str]]) -> None:
+    """Drop a mobile footer ("Sent from my iPhone") that the kept text ends with, right above quoted history: the
+    client wrote it below the sender's text, so it is no part of a reply written under the quote (bottom-posting)."""
+    j = len(out) - 1
+    while j >= 0 and _blank(out[j][1]):
+        j -= 1
+    if j >= 0 and is_mobile_signature(out[j][1]):
+        del out[j:]
+
+
 def strip_quotes(lines: list[str], *, forward_subject: bool = False) -> tuple[list[str], str]:
     """Return the lines the sender wrote (interleaved answers kept) and NONE, QUOTED or FORWARD.
 
@@ -315,16 +326,25 @@ def strip_quotes(lines: list[str], *, forward_subject: bool = False) -> tuple[li
     state = NONE
     n = len(lines)
     i = 0
+    fenced_to = -1  # the line after the last code fence kept
     while i < n:
         line = lines[i]
         if is_quote(line):
             i = _skip_blanks(lines, _skip_quote_run(lines, i))
+            if i < n:
+                _drop_footer_above(out)
             state = QUOTED
             continue
         if _blank(line):
             out.append((i, line))
             i += 1
             continue
+        if line.lstrip(" ")[:1] in ("`", "~"):
+            fence = fence_end(lines, i)
+            if fence is not None:
+                out.extend((k, lines[k]) for k in range(i, fence + 1))
+                i = fenced_to = fence + 1
+                continue
         header = _header_at(lines, i, forward_subject)
         if header is None:
             out.append((i, line))
@@ -343,8 +363,10 @@ def strip_quotes(lines: list[str], *, forward_subject: bool = False) -> tuple[li
         if header.hard:
             break
         i = _skip_blanks(lines, _skip_quote_run(lines, _skip_blanks(lines, header.end + 1)))
-    kept = [line for _, line in out]
+        if i < n:
+            _drop_footer_above(out)
     if state == QUOTED:
-        while kept and (_blank(kept[-1]) or P.is_separator(_cap(kept[-1]))):
-            kept.pop()
-    return kept, state
+        # A divider left above the cut history is not content; a code fence's closing "~~~" is.
+        while out and out[-1][0] > fenced_to and (_blank(out[-1][1]) or P.is_separator(_cap(out[-1][1]))):
+            out.pop()
+    return [line for _, line in out], state

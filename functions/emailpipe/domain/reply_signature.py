@@ -1,8 +1,12 @@
-"""Remove trailing signatures from the lines a sender wrote: '-- ' blocks, mobile footers, disclaimers, list footers."""
+"""Remove trailing signatures from the lines a sender wrote: '-- ' blocks, mobile footers, sign-offs, disclaimers,
+list footers."""
 
 from __future__ import annotations
 
+import re
+
 from emailpipe.domain import reply_patterns as P
+from emailpipe.domain.reply_words import SIGN_OFFS, THANKS_SIGN_OFFS, every
 
 # A '-- ' block longer than this is more likely content (e.g. a SQL snippet) than a signature.
 _MAX_DASH_SIG_LINES = 25
@@ -12,6 +16,37 @@ _MAX_FOOTER_LINE_LEN = 100
 _DISCLAIMER_WINDOW = 80
 _CONTACT_BLOCK_MAX = 6
 _SENTENCE_END = (".", "!", "?", ":", ";")
+
+# A sign-off line: one of the phrases, then punctuation; lines longer than this are never one.
+_SIGN_OFF_MAX_LEN = 48
+_SIGN_OFF_TRAIL = " \t,.!;:…-–—~*_"
+# Below a sign-off: at most this many short name lines (plus contact lines: phone, address, link), as a signature
+# block is; a longer or sentence-like tail means the sign-off word sits inside the reply, which then keeps it.
+_SIGN_OFF_NAMES = 4
+_SIGN_OFF_TAIL = 8
+_NAME_MAX_LEN = 60
+_NAME_MAX_WORDS = 6
+_SIGN_OFF = "sign-off"
+_THANKS = "thanks"
+
+
+def _phrase_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+# Phrase -> kind, looked up in one step (no per-line scan of the lists).
+_SIGN_OFF_KINDS: dict[str, str] = {
+    **{_phrase_key(w): _THANKS for w in every(THANKS_SIGN_OFFS)},
+    **{_phrase_key(w): _SIGN_OFF for w in every(SIGN_OFFS)},
+}
+# "/Jens" (Scandinavian), "- Jane": a name alone on the last line, signed with a slash.
+_SLASH_NAME_RE = re.compile(r"^\s{0,2}/\s?[^\W\d_][\w'’.\-]{0,24}(?:\s[^\W\d_][\w'’.\-]{0,24}){0,2}\s*$")
+# Short mobile footers that do not say "sent": "via mobile", "from my phone" (whole line).
+_SHORT_MOBILE_RE = re.compile(
+    r"^\s*[*_]?(?:sent\s+)?(?:via|from|on)\s+(?:my\s+|a\s+)?(?:mobile|cell|cellphone|cell\s+phone|phone|smartphone|"
+    r"iphone|ipad|android|tablet|blackberry)(?:\s+(?:phone|device))?\s*[.!]?[*_]?\s*$",
+    re.IGNORECASE,
+)
 
 
 def _blank(line: str) -> bool:
@@ -46,15 +81,105 @@ def is_mobile_signature(line: str) -> bool:
     if not text or len(text) > 300:
         return False
     text = P.LINK_IN_LINE_RE.sub("", text).strip().strip("*_")
-    if P.is_cjk_mobile_footer(text):
+    if P.is_cjk_mobile_footer(text) or _SHORT_MOBILE_RE.match(text):
         return True
     return P.is_mobile_footer(text) and not P.SENTENCE_AFTER_COMMA_RE.search(text)
+
+
+def sign_off_kind(line: str) -> str | None:
+    """'sign-off' for a line that is only a closing phrase ("Best regards,", "Med venlig hilsen"), 'thanks' for a
+    closing thanks ("Thanks!", "Děkuji"), else None."""
+    text = line.strip()
+    if not text or len(text) > _SIGN_OFF_MAX_LEN:
+        return None
+    return _SIGN_OFF_KINDS.get(_phrase_key(text.strip(_SIGN_OFF_TRAIL)))
+
+
+def _name_line(line: str) -> bool:
+    """A short line that can stand under a sign-off: a name, a title, a company ("Jane Doe", "CEO, Acme Inc.")."""
+    text = line.strip()
+    if len(text) > _NAME_MAX_LEN or text.endswith(("?", "!", ":", ",")) or text.startswith(">"):
+        return False
+    words = text.split()
+    return len(words) <= _NAME_MAX_WORDS and not (text.endswith(".") and len(words) > 3 and text[-3:-2] != ".")
+
+
+def _strip_sign_off(lines: list[str]) -> list[str] | None:
+    """Strip a closing sign-off and the few name lines under it, when they end the reply ("Best,\nJane")."""
+    i = len(lines) - 1
+    names = tail = 0
+    while i >= 0 and lines[i].strip() and sign_off_kind(lines[i]) is None:
+        if P.CONTACT_RE.search(lines[i][:200]) and len(lines[i]) <= 100:
+            tail += 1
+        elif _name_line(lines[i]):
+            names += 1
+            tail += 1
+        else:
+            return None
+        if names > _SIGN_OFF_NAMES or tail > _SIGN_OFF_TAIL:
+            return None
+        i -= 1
+    if i >= 0 and tail and not lines[i].strip():
+        i -= 1  # "regards\n\nJohn Doe": one blank line may part the sign-off from the name
+    if i <= 0:
+        return None
+    kind = sign_off_kind(lines[i])
+    if kind is None or kind == _THANKS or _first_content(lines) >= i:
+        return None  # a sign-off is never the first line; a bare last "Thanks!" is the message
+    return lines[:i]
+
+
+def _strip_slash_name(lines: list[str]) -> list[str] | None:
+    """Strip "/Jens", the Scandinavian way of signing, on the last line below some text."""
+    if not _SLASH_NAME_RE.match(lines[-1][:80]) or _last_content(lines, len(lines) - 1) is None:
+        return None
+    return lines[:-1]
+
+
+def _strip_mobile(lines: list[str]) -> list[str] | None:
+    """Strip a mobile footer on the last line, with the name lines written right above it ("Jane\nSent from my
+    iPhone"), when text stands above them."""
+    if not is_mobile_signature(lines[-1]):
+        return None
+    end = len(lines) - 1
+    i = end
+    while i > 0 and lines[i - 1].strip() and end - i < 3 and _name_line(lines[i - 1]) and _capitalised(lines[i - 1]):
+        i -= 1
+    if i < end and (i == 0 or lines[i - 1].strip() or _first_content(lines) >= i):
+        i = end  # the lines above the footer are the message itself, not a name written for it
+    return lines[:i]
+
+
+def _capitalised(line: str) -> bool:
+    """Every word starts with a capital letter, as a name does ("Jane Doe", "J. R. Smith")."""
+    words = line.split()
+    return bool(words) and all(w[0].isupper() for w in words) and not line.rstrip().endswith(".")
+
+
+def fence_end(lines: list[str], i: int) -> int | None:
+    """The index of the line closing the Markdown code fence (```` ``` ```` or ``~~~``) opened at line i, or None.
+
+    A fenced block is what the sender pasted (a log, a shell session, code): its '>' and 'On … wrote:' lines are
+    content. An unclosed fence fences nothing.
+    """
+    mark = lines[i].lstrip(" ")[:3]
+    if mark not in ("```", "~~~") or len(lines[i]) - len(lines[i].lstrip(" ")) > 3:
+        return None
+    for j in range(i + 1, len(lines)):
+        if lines[j].strip().startswith(mark) and not lines[j].strip().strip(mark[0]):
+            return j
+    return None
 
 
 def _cut_at_dashes(lines: list[str]) -> list[str]:
     """Cut at the first '--' line that has content above it and a short block below it (RFC 3676 delimiter)."""
     seen_content = False
+    fenced_to = -1
     for i, line in enumerate(lines):
+        if i <= fenced_to:
+            continue
+        if line.lstrip(" ")[:1] in ("`", "~"):
+            fenced_to = fence_end(lines, i) or -1
         if P.SIG_DASHES_RE.match(line[:10]) and seen_content:
             if _content_count(lines[i + 1 :]) <= _MAX_DASH_SIG_LINES:
                 return lines[:i]
@@ -138,29 +263,49 @@ def _strip_contact_block(lines: list[str]) -> list[str] | None:
     return None
 
 
+def _fenced_floor(lines: list[str]) -> int:
+    """One past the last line of the last closed code fence (0 without one): no signature starts above it."""
+    floor = 0
+    i = 0
+    while i < len(lines):
+        if lines[i].lstrip(" ")[:1] in ("`", "~"):
+            end = fence_end(lines, i)
+            if end is not None:
+                floor = i = end + 1
+                continue
+        i += 1
+    return floor
+
+
+_STRIPPERS = (
+    _strip_mobile,
+    _strip_dash_name,
+    _strip_slash_name,
+    _strip_sign_off,
+    _strip_disclaimer,
+    _strip_separator_footer,
+    _strip_contact_block,
+)
+
+
 def strip_signature(lines: list[str]) -> list[str]:
-    """Return lines without the trailing signature; never removes everything."""
+    """Return lines without the trailing signature; never removes everything, nor any line of a code fence."""
     lines = _trim(lines)
     if _at_most_one_content(lines):
         return lines
+    floor = _fenced_floor(lines)
     cut = _cut_at_dashes(lines)
-    if _first_content(cut) < len(cut):
+    if _first_content(cut) < len(cut) and len(cut) >= floor:
         lines = _trim(cut)
     for _ in range(20):  # each pass removes one trailing element; bounded for safety
         if _at_most_one_content(lines):
             break
         candidate: list[str] | None = None
-        if is_mobile_signature(lines[-1]):
-            candidate = lines[:-1]
-        if candidate is None:
-            candidate = _strip_dash_name(lines)
-        if candidate is None:
-            candidate = _strip_disclaimer(lines)
-        if candidate is None:
-            candidate = _strip_separator_footer(lines)
-        if candidate is None:
-            candidate = _strip_contact_block(lines)
-        if candidate is None or _first_content(candidate) == len(candidate):
+        for strip in _STRIPPERS:
+            candidate = strip(lines)
+            if candidate is not None:
+                break
+        if candidate is None or _first_content(candidate) == len(candidate) or len(candidate) < floor:
             break
         lines = _trim(candidate)
     return lines

@@ -1,0 +1,280 @@
+"""Reply extraction across languages and clients (issue 14): forwards kept as content, quote headers, mobile footers,
+sign-offs, and the texts that must never be trimmed. Every sample here is written for this file."""
+
+from __future__ import annotations
+
+import pytest
+
+from emailpipe.domain.reply import extract_reply, html_to_reply_text
+
+REPLY = "The new invoice looks right.\nI will pay it on Friday."
+ORIGINAL = "Hi,\nplease find the corrected invoice attached."
+QUOTED = "> Hi,\n> please find the corrected invoice attached."
+
+# --------------------------------------------------------------------------------------------------------------------
+# Sign-offs: the closing phrase and the name lines under it go, where they end the reply
+# --------------------------------------------------------------------------------------------------------------------
+
+SIGN_OFFS = {
+    "en": ("Best regards,", "Jane Doe"),
+    "en_kind": ("Kind regards", "Jane"),
+    "en_cheers": ("Cheers!", "Jane"),
+    "de": ("Mit freundlichen Grüßen", "Jana Schmidt"),
+    "de_short": ("Viele Grüße", "Jana"),
+    "fr": ("Cordialement,", "Jeanne Dupont"),
+    "es": ("Saludos,", "Juana"),
+    "it": ("Cordiali saluti", "Giovanna Rossi"),
+    "it_distinti": ("Distinti saluti,", "Giovanna Rossi"),
+    "it_saluti": ("Saluti", "Giovanna"),
+    "pt": ("Cumprimentos,", "Joana Silva"),
+    "pt_br": ("Atenciosamente,", "Joana Silva"),
+    "pt_abracos": ("Abraços", "Joana"),
+    "nl": ("Met vriendelijke groet,", "Jan de Vries"),
+    "nl_groeten": ("Vriendelijke groeten", "Jan"),
+    "nl_mvg": ("Mvg", "Jan"),
+    "da": ("Med venlig hilsen", "Jens Hansen"),
+    "da_venlig": ("Venlig hilsen", "Jens"),
+    "da_hilsen": ("Hilsen", "Jens"),
+    "da_mvh": ("Mvh", "Jens"),
+    "da_kh": ("Kh", "Jens"),
+    "no": ("Med vennlig hilsen", "Kari Nordmann"),
+    "no_vennlig": ("Vennlig hilsen", "Kari"),
+    "sv": ("Med vänliga hälsningar", "Sven Svensson"),
+    "sv_vanliga": ("Vänliga hälsningar", "Sven"),
+    "sv_halsningar": ("Hälsningar", "Sven"),
+    "sv_mvh": ("MVH", "Sven"),
+    "fi": ("Ystävällisin terveisin", "Matti Meikäläinen"),
+    "fi_terveisin": ("Terveisin", "Matti"),
+    "fi_kh": ("Kh", "Matti"),
+    "pl": ("Pozdrawiam", "Jan Kowalski"),
+    "pl_powazaniem": ("Z poważaniem", "Jan Kowalski"),
+    "pl_pozdrowienia": ("Pozdrowienia,", "Jan"),
+    "cs": ("S pozdravem", "Jan Novák"),
+    "ru": ("С уважением,", "Иван Петров"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SIGN_OFFS))
+def test_sign_off_and_name_at_the_end_are_removed(name):
+    sign_off, who = SIGN_OFFS[name]
+    assert extract_reply(f"{REPLY}\n\n{sign_off}\n{who}\n") == REPLY
+
+
+@pytest.mark.parametrize("name", sorted(SIGN_OFFS))
+def test_sign_off_above_quoted_history_is_removed(name):
+    sign_off, who = SIGN_OFFS[name]
+    body = f"{REPLY}\n\n{sign_off}\n{who}\n\nOn Tue, Mar 5, 2024 at 9:14 AM Ann <ann@example.com> wrote:\n{QUOTED}\n"
+    assert extract_reply(body) == REPLY
+
+
+def test_sign_off_with_title_company_and_phone_lines_is_removed():
+    body = f"{REPLY}\n\nBest regards,\nJane Doe\nHead of Accounts\nAcme Inc.\n+49 30 1234567\nwww.acme.example\n"
+    assert extract_reply(body) == REPLY
+
+
+def test_a_blank_line_may_part_the_sign_off_from_the_name():
+    assert extract_reply(f"{REPLY}\n\nregards\n\nJane Doe\n") == REPLY
+
+
+def test_a_sign_off_without_a_name_at_the_end_is_removed():
+    assert extract_reply(f"{REPLY}\n\nMed venlig hilsen\n") == REPLY
+
+
+def test_sign_off_above_a_dash_signature_is_removed_with_it():
+    assert extract_reply(f"{REPLY}\n\nMvh\n-- \nJens Hansen\nAcme A/S\n") == REPLY
+
+
+@pytest.mark.parametrize("name", ["Jens", "Kari Nordmann"])
+def test_scandinavian_slash_name_is_removed(name):
+    assert extract_reply(f"{REPLY}\n\n/{name}\n") == REPLY
+    assert extract_reply(f"{REPLY}\n\nMvh\n/{name}\n") == REPLY
+
+
+@pytest.mark.parametrize("thanks", ["Thanks!", "Thank you", "Děkuji.", "Danke!"])
+def test_a_last_thanks_alone_is_the_message_and_stays(thanks):
+    body = f"Can you send the invoice again?\n\n{thanks}"
+    assert extract_reply(body) == body
+
+
+def test_sign_off_word_inside_the_reply_stays():
+    body = "Regards to your team, they did great.\nPlease send the invoice."
+    assert extract_reply(body) == body
+
+
+def test_sign_off_line_followed_by_more_reply_text_stays():
+    body = f"Best regards\nwere sent to everyone at the meeting yesterday, as you asked.\n\n{REPLY}"
+    assert extract_reply(body) == body
+
+
+def test_sign_off_followed_by_a_paragraph_stays():
+    body = "Cheers\n\nThe party went well and everyone had a great time. See you next week, I hope."
+    assert extract_reply(f"Hi,\n\n{body}") == f"Hi,\n\n{body}"
+
+
+def test_sign_off_that_is_the_whole_message_stays():
+    assert extract_reply("Best regards,\nJane") == "Best regards,\nJane"
+
+
+def test_sign_off_on_the_first_line_stays():
+    assert extract_reply("Thanks,\n\nJane") == "Thanks,\n\nJane"
+
+
+def test_single_line_sign_off_with_the_name_stays():
+    # "Regards, Roman" on one line reads as part of the text in several clients' own expectations.
+    assert extract_reply(f"{REPLY}\n\nRegards, Jane") == f"{REPLY}\n\nRegards, Jane"
+
+
+def test_sign_off_in_a_bottom_posted_reply_is_removed():
+    body = f"On Tue, Mar 5, 2024 at 9:14 AM Ann <ann@example.com> wrote:\n{QUOTED}\n\n{REPLY}\n\nVenlig hilsen\nJens\n"
+    assert extract_reply(body) == REPLY
+
+
+def test_sign_off_above_quote_with_a_bottom_reply_stays():
+    # The sign-off ends the top part, but the reply goes on under the quote: it is not where the reply ends.
+    body = f"Short answer: yes.\n\nBest,\nJane\n\n{QUOTED}\n\nLonger answer below.\n"
+    assert extract_reply(body) == "Short answer: yes.\n\nBest,\nJane\n\nLonger answer below."
+
+
+def test_html_sign_off_is_removed():
+    html = "<div>The printer works now.</div><div><br></div><div>Med venlig hilsen</div><div>Jens Hansen</div>"
+    assert html_to_reply_text(html) == "The printer works now."
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Mobile footers
+# --------------------------------------------------------------------------------------------------------------------
+
+FOOTERS = {
+    "en_iphone": "Sent from my iPhone",
+    "en_any_device": "Sent from my Samsung Galaxy S21 Ultra 5G",
+    "en_outlook_ios": "Sent from Outlook for iOS",
+    "en_outlook_android": "Sent from Outlook for Android",
+    "en_get_outlook": "Get Outlook for iOS<https://aka.ms/o0ukef>",
+    "en_via_mobile": "via mobile",
+    "de_outlook": "Gesendet von Outlook für Android",
+    "de_iphone": "Von meinem iPhone gesendet",
+    "fr": "Envoyé de mon iPhone",
+    "es": "Enviado desde mi iPhone",
+    "pt": "Enviado do meu iPhone",
+    "it": "Inviato da iPhone",
+    "nl": "Verzonden vanaf mijn iPhone",
+    "sv": "Skickat från min iPhone",
+    "da": "Sendt fra min iPhone",
+    "fi": "Lähetetty iPhonesta",
+    "pl": "Wysłane z iPhone'a",
+    "cs": "Odesláno z iPhonu",
+    "ru": "Отправлено с iPhone",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOOTERS))
+def test_mobile_footer_at_the_end_is_removed(name):
+    assert extract_reply(f"{REPLY}\n\n{FOOTERS[name]}\n") == REPLY
+
+
+@pytest.mark.parametrize("name", sorted(FOOTERS))
+def test_mobile_footer_and_the_unmarked_original_below_it_are_removed(name):
+    for history in (
+        f"From: Ann <ann@example.com>\nSent: Tuesday, March 5, 2024 9:14 AM\nTo: Bob <bob@example.org>\n"
+        f"Subject: Invoice\n\n{ORIGINAL}\n",
+        f"On Tue, Mar 5, 2024 at 9:14 AM Ann <ann@example.com> wrote:\n\n{ORIGINAL}\n",
+        f"-------- Original message --------\nFrom: Ann <ann@example.com>\nDate: 05/03/2024 09:14\n\n{ORIGINAL}\n",
+    ):
+        assert extract_reply(f"{REPLY}\n\n{FOOTERS[name]}\n\n{history}") == REPLY
+
+
+@pytest.mark.parametrize("name", sorted(FOOTERS))
+def test_mobile_footer_above_a_quote_goes_and_the_reply_under_the_quote_stays(name):
+    body = f"{FOOTERS[name]}\n\nOn Tue, Mar 5, 2024 at 9:14 AM Ann <ann@example.com> wrote:\n{QUOTED}\n\n{REPLY}\n"
+    assert extract_reply(body) == REPLY
+
+
+def test_name_written_right_above_a_mobile_footer_goes_with_it():
+    assert extract_reply(f"{REPLY}\n\nJane Doe\nSent from my iPhone\n") == REPLY
+
+
+def test_text_right_above_a_mobile_footer_stays():
+    body = "See you at 5 then\nSent from my iPhone"
+    assert extract_reply(body) == "See you at 5 then"
+
+
+def test_sentence_that_starts_like_a_footer_stays():
+    body = f"{REPLY}\n\nSent from my desk, it is much easier than my phone."
+    assert extract_reply(body) == body
+
+
+def test_html_mobile_footer_and_outlook_history_are_removed():
+    html = (
+        '<div dir="auto">Yes, will do.</div><div dir="auto"><br></div>'
+        '<div id="ms-outlook-mobile-signature" dir="auto">Get <a href="https://aka.ms/o0ukef">Outlook for iOS</a></div>'
+        '<hr style="display:inline-block;width:98%"><div id="divRplyFwdMsg" dir="ltr"><b>From:</b> Ann '
+        "&lt;ann@example.com&gt;<br><b>Sent:</b> Tuesday, March 5, 2024 9:14 AM<br><b>To:</b> Bob<br>"
+        "<b>Subject:</b> Invoice</div><div>Original.</div>"
+    )
+    assert html_to_reply_text(html) == "Yes, will do."
+
+
+def test_html_mobile_footer_and_unmarked_history_are_removed():
+    html = (
+        "<div>Ja.</div><div><br></div><div>Von meinem iPhone gesendet</div><div><br></div>"
+        "<div>Am 05.03.2024 um 09:14 schrieb Ann &lt;ann@example.com&gt;:</div><div>Der Drucker ist kaputt.</div>"
+    )
+    assert html_to_reply_text(html) == "Ja."
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Never over-trim
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def test_numbered_list_keeps_every_item():
+    body = "Steps to reproduce:\n\n1. Open the invoice\n2. Click Pay\n3. Thanks page never shows"
+    assert extract_reply(body) == body
+
+
+def test_numbered_list_alone_is_kept():
+    assert extract_reply("1. yes\n2. no\n3. maybe") == "1. yes\n2. no\n3. maybe"
+
+
+def test_dash_list_of_names_is_kept():
+    body = "Who is coming:\n\n- Alice\n- Bob"
+    assert extract_reply(body) == body
+
+
+def test_indented_code_block_is_kept():
+    body = "Here is the script:\n\n    > echo hi\n    --\n    return 1\n\nIt fails on line 2."
+    assert extract_reply(body) == body
+
+
+def test_fenced_code_block_keeps_quote_marks_and_header_lines():
+    body = (
+        "The log says:\n\n```\n> connecting to db\nOn Tue, Mar 5, 2024 at 9:14 AM worker <w@example.com> wrote:\n"
+        "--\nFrom: cron@example.com\nSent: now\n```\n\nAny idea?"
+    )
+    assert extract_reply(body) == body
+
+
+def test_fenced_code_block_above_history_is_kept_and_history_cut():
+    body = f"Try:\n\n~~~\n> select 1;\n~~~\n\nOn Tue, Mar 5, 2024 at 9:14 AM Ann <ann@example.com> wrote:\n{QUOTED}\n"
+    assert extract_reply(body) == "Try:\n\n~~~\n> select 1;\n~~~"
+
+
+def test_unclosed_fence_does_not_hide_history():
+    body = f"```\nOops\n\nOn Tue, Mar 5, 2024 at 9:14 AM Ann <ann@example.com> wrote:\n{QUOTED}\n"
+    assert extract_reply(body) == "```\nOops"
+
+
+@pytest.mark.parametrize("emoji", ["👍", "🎉🎉", "👍🏽", "❤️"])
+def test_emoji_only_reply_is_kept(emoji):
+    assert extract_reply(f"{emoji}\n\nOn Tue, Mar 5, 2024 at 9:14 AM Ann <ann@example.com> wrote:\n> Done?\n") == emoji
+    assert extract_reply(emoji) == emoji
+
+
+def test_bottom_posted_reply_keeps_its_text():
+    body = f"On Tue, Mar 5, 2024 at 9:14 AM Ann <ann@example.com> wrote:\n{QUOTED}\n\n{REPLY}\n"
+    assert extract_reply(body) == REPLY
+
+
+def test_bottom_posted_reply_with_interleaved_answers_keeps_them():
+    body = "> Can you pay on Friday?\nYes.\n\n> And the other invoice?\nNext week.\n"
+    assert extract_reply(body) == "Yes.\n\nNext week."
