@@ -3,13 +3,195 @@ sign-offs, and the texts that must never be trimmed. Every sample here is writte
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 import pytest
 
-from emailpipe.domain.reply import extract_reply, html_to_reply_text
+from emailpipe.domain.forwards import find_forward
+from emailpipe.domain.reply import extract_from_message, extract_reply, html_to_reply_text
+from emailpipe.mail.parse import parse_email
 
 REPLY = "The new invoice looks right.\nI will pay it on Friday."
 ORIGINAL = "Hi,\nplease find the corrected invoice attached."
 QUOTED = "> Hi,\n> please find the corrected invoice attached."
+
+# --------------------------------------------------------------------------------------------------------------------
+# Forwards are content: the forwarded email's header block and body are kept
+# --------------------------------------------------------------------------------------------------------------------
+
+FORWARD_MARKERS = {
+    "gmail_en": "---------- Forwarded message ---------",
+    "apple_en": "Begin forwarded message:",
+    "thunderbird_en": "-------- Forwarded Message --------",
+    "de": "-------- Weitergeleitete Nachricht --------",
+    "fr": "-------- Message transféré --------",
+    "es": "---------- Mensaje reenviado ---------",
+    "it": "---------- Messaggio inoltrato ---------",
+    "nl": "---------- Doorgestuurd bericht ---------",
+    "da": "---------- Videresendt meddelelse ----------",
+    "no": "---------- Videresendt melding ----------",
+    "sv": "---------- Vidarebefordrat meddelande ---------",
+    "fi": "---------- Välitetty viesti ----------",
+    "pl": "---------- Przekazana wiadomość ---------",
+    "cs": "---------- Přeposlaná zpráva ----------",
+    "ru": "---------- Пересланное сообщение ---------",
+    "ja": "---------- 転送 ----------",
+    "ja_long": "---------- 転送されたメッセージ ----------",
+    "zh": "---------- 转发 ----------",
+    "zh_tw": "---------- 轉寄的郵件 ----------",
+}
+FORWARDED_BLOCK = (
+    "From: Ann Customer <ann@example.com>\nDate: Tue, Mar 5, 2024 at 9:14 AM\nSubject: Broken printer\n"
+    "To: Bob <bob@example.org>\n\nThe printer on floor 2 is broken again.\nCan someone look at it?"
+)
+
+
+@pytest.mark.parametrize("name", sorted(FORWARD_MARKERS))
+def test_forward_keeps_note_headers_and_body(name):
+    body = f"Can you help this customer?\n\n{FORWARD_MARKERS[name]}\n{FORWARDED_BLOCK}\n"
+    assert extract_reply(body) == body.strip()
+
+
+@pytest.mark.parametrize("name", sorted(FORWARD_MARKERS))
+def test_forward_without_a_note_is_kept_whole(name):
+    body = f"{FORWARD_MARKERS[name]}\n{FORWARDED_BLOCK}\n"
+    assert extract_reply(body) == body.strip()
+
+
+@pytest.mark.parametrize("name", sorted(FORWARD_MARKERS))
+def test_forward_is_found_with_its_original_sender(name):
+    msg = EmailMessage()
+    msg["From"] = "Alex Agent <alex@acme.example>"
+    msg["To"] = "support@acme.example"
+    msg["Subject"] = "Fwd: Broken printer"
+    msg.set_content(f"Can you help this customer?\n\n{FORWARD_MARKERS[name]}\n{FORWARDED_BLOCK}\n")
+    found = find_forward(parse_email(msg.as_bytes()))
+    assert found is not None
+    assert (found.sender_email, found.subject) == ("ann@example.com", "Broken printer")
+    assert found.text.startswith("The printer on floor 2")
+
+
+@pytest.mark.parametrize("marker", ["----- Original Nachricht -----", "-------- Original-Nachricht --------"])
+def test_german_original_nachricht_is_a_forward_under_a_forward_subject_and_history_otherwise(marker):
+    block = "Von: Ann <ann@example.com>\nGesendet: Dienstag, 5. März 2024 09:14\nAn: bob@example.org\nBetreff: Drucker"
+    body = f"Siehe unten.\n\n{marker}\n{block}\n\nDer Drucker ist kaputt.\n"
+    assert extract_reply(body, subject="WG: Drucker") == body.strip()
+    assert extract_reply(body, subject="AW: Drucker") == "Siehe unten."
+    assert extract_reply(body) == "Siehe unten."
+
+
+def test_forwarded_message_inside_quoted_history_is_history():
+    marker = FORWARD_MARKERS["de"]
+    body = f"Done, thanks.\n\nOn Tue, Mar 5, 2024 at 9:14 AM Bob <bob@example.org> wrote:\n> {marker}\n> x\n"
+    assert extract_reply(body) == "Done, thanks."
+
+
+def test_forward_keeps_the_signatures_of_the_forwarded_email():
+    body = f"FYI\n\n{FORWARD_MARKERS['gmail_en']}\n{FORWARDED_BLOCK}\n\nBest regards,\nAnn\n--\nAnn Customer\n"
+    assert extract_reply(body) == body.strip()
+
+
+def test_apple_mail_html_forward_keeps_the_blockquoted_email():
+    html = (
+        "<html><body><div>FYI, see below.</div><div><br><div>Begin forwarded message:</div>"
+        '<br class="Apple-interchange-newline"><blockquote type="cite"><div><b>From: </b>Ann &lt;ann@example.com&gt;'
+        "</div><div><b>Subject: </b>Printer</div><div><b>Date: </b>5 March 2024 at 09:14:00 CET</div><br>"
+        "<div>The printer is broken.</div></blockquote></div></body></html>"
+    )
+    text = html_to_reply_text(html)
+    assert text.startswith("FYI, see below.\n\nBegin forwarded message:\n\nFrom: Ann <ann@example.com>")
+    assert text.endswith("The printer is broken.")
+
+
+def test_apple_mail_html_reply_blockquote_is_still_history():
+    html = (
+        '<div>Yes.</div><div><br><blockquote type="cite"><div>On 5 Mar 2024, at 09:14, Ann wrote:</div>'
+        "<div>Is it broken?</div></blockquote></div>"
+    )
+    assert html_to_reply_text(html) == "Yes."
+
+
+def test_gmail_html_forward_in_german_is_kept():
+    html = (
+        '<div dir="ltr">Siehe unten<br><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">'
+        "---------- Weitergeleitete Nachricht ---------<br>Von: <strong>Ann</strong> &lt;ann@example.com&gt;<br>"
+        "Date: Di., 5. März 2024 um 09:14 Uhr<br>Subject: Drucker<br>To: &lt;bob@example.org&gt;<br></div><br>"
+        '<div dir="ltr">Der Drucker ist kaputt.</div></div></div>'
+    )
+    text = extract_from_message(None, html)
+    assert text.startswith("Siehe unten\n\n---------- Weitergeleitete Nachricht ---------\nVon: Ann")
+    assert text.endswith("Der Drucker ist kaputt.")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Quote headers: Outlook header blocks in every language, Gmail's numeric attributions, unmarked originals
+# --------------------------------------------------------------------------------------------------------------------
+
+OUTLOOK_BLOCKS = {
+    "en": ("From", "Sent", "To", "Subject"),
+    "en_bold": ("*From:*", "*Sent:*", "*To:*", "*Subject:*"),
+    "it": ("Da", "Inviato", "A", "Oggetto"),
+    "fr": ("De ", "Envoyé ", "À ", "Objet "),
+    "fr_nbsp": ("De\u00a0", "Envoyé\u00a0", "À\u00a0", "Objet\u00a0"),
+    "fr_bold": ("*De :*", "*Envoyé :*", "*À :*", "*Objet :*"),
+    "de": ("Von", "Gesendet", "An", "Betreff"),
+    "nl": ("Van", "Verzonden", "Aan", "Onderwerp"),
+    "pl": ("Od", "Wysłano", "Do", "Temat"),
+    "pt": ("De", "Enviado", "Para", "Assunto"),
+    "es": ("De", "Enviado el", "Para", "Asunto"),
+    "sv": ("Från", "Skickat", "Till", "Ämne"),
+    "da": ("Fra", "Sendt", "Til", "Emne"),
+    "no": ("Fra", "Sendt", "Til", "Emne"),
+    "fi": ("Lähettäjä", "Lähetetty", "Vastaanottaja", "Aihe"),
+    "cs": ("Od", "Odesláno", "Komu", "Předmět"),
+    "ru": ("От", "Отправлено", "Кому", "Тема"),
+}
+
+
+def _field(name: str, value: str) -> str:
+    return f"{name} {value}" if name.endswith(":*") else f"{name}: {value}"
+
+
+@pytest.mark.parametrize("name", sorted(OUTLOOK_BLOCKS))
+def test_outlook_header_block_and_history_below_are_removed(name):
+    sender, sent, to, subject = OUTLOOK_BLOCKS[name]
+    block = "\n".join(
+        (
+            _field(sender, "Ann Customer <ann@example.com>"),
+            _field(sent, "5.3.2024 09:14"),
+            _field(to, "Bob <bob@example.org>"),
+            _field(subject, "Invoice"),
+        )
+    )
+    assert extract_reply(f"{REPLY}\n\n{block}\n\n{ORIGINAL}\n") == REPLY
+    assert extract_reply(f"{REPLY}\n\n________________________________\n{block}\n\n{ORIGINAL}\n") == REPLY
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "2024-03-05 9:14 GMT+01:00 Ann Customer <ann@example.com>:",
+        '2024-03-05 17:34 GMT+02:00 "Ann Customer" <ann@example.com>:',
+        "Am Di., 5. März 2024 um 09:14 Uhr schrieb Ann Customer <ann@example.com>:",
+        "Le mar. 5 mars 2024 à 09:14, Ann Customer <ann@example.com> a écrit :",
+        "Op di 5 mrt. 2024 om 09:14 schreef Ann Customer <ann@example.com>:",
+        "Den tis 5 mars 2024 kl 09:14 skrev Ann Customer <ann@example.com>:",
+        "ti 5. maalisk. 2024 klo 9.14 Ann Customer (ann@example.com) kirjoitti:",
+        "wt., 5 mar 2024 o 09:14 Ann Customer <ann@example.com> napisał(a):",
+        "út 5. 3. 2024 v 9:14 odesílatel Ann Customer <ann@example.com> napsal:",
+        "Em ter., 5 de mar. de 2024 às 09:14, Ann Customer <ann@example.com> escreveu:",
+        "Il giorno mar 5 mar 2024 alle ore 09:14 Ann Customer <ann@example.com> ha scritto:",
+    ],
+)
+def test_gmail_attribution_with_or_without_quote_marks_is_removed(header):
+    assert extract_reply(f"{REPLY}\n\n{header}\n\n{QUOTED}\n") == REPLY
+    assert extract_reply(f"{REPLY}\n\n{header}\n{ORIGINAL}\n") == REPLY
+
+
+def test_attribution_followed_by_an_indented_original_is_removed():
+    body = f'{REPLY}\n\nOn 8 May 2024 17:34, "Ann Customer" <ann@example.com> wrote:\n\n    Hi,\n    is it paid?\n'
+    assert extract_reply(body) == REPLY
+
 
 # --------------------------------------------------------------------------------------------------------------------
 # Sign-offs: the closing phrase and the name lines under it go, where they end the reply

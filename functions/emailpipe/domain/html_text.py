@@ -248,7 +248,7 @@ def _mark_quotes(root: _Node) -> None:
         elif node_id.startswith(("yahoo_quoted", "aolmsgpart")) or attrs.get("name", "").lower() in _QUOTE_NAMES:
             node.mark = "quote"
             continue
-        elif node.tag == "blockquote":
+        elif node.tag == "blockquote" and not _follows_forward_marker(node):
             if attrs.get("type", "").lower() == "cite":
                 node.mark = "quote"
                 continue
@@ -268,6 +268,30 @@ def _mark_quotes(root: _Node) -> None:
 def _has_quote_class(classes: str) -> bool:
     folded = fold(classes)
     return any(name in folded for name in _QUOTE_CLASSES)
+
+
+def _follows_forward_marker(node: _Node) -> bool:
+    """Apple Mail's forward: "Begin forwarded message:" (or a translation) just above the blockquote that holds the
+    forwarded email, which is content, not history."""
+    parent = node.parent
+    if parent is None:
+        return False
+    siblings = parent.children
+    at = next((k for k in range(len(siblings) - 1, -1, -1) if siblings[k] is node), 0)
+    for k in range(at - 1, max(-1, at - 6), -1):
+        sibling = siblings[k]
+        if isinstance(sibling, str):
+            if not sibling.strip():
+                continue
+            lines = [sibling.strip()]
+        elif sibling.tag == "br":
+            continue
+        else:
+            lines = _text_lines_start(sibling, 200)
+            if not lines:
+                continue
+        return bool(P.FORWARDED_RE.match(lines[-1][:200]))
+    return False
 
 
 def _is_forward(node: _Node) -> bool:

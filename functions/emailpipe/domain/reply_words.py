@@ -194,7 +194,14 @@ HEADER_OTHER: Words = {
 ORIGINAL_MESSAGE: Words = {
     "en": ("Original Message", "Original Email", "Reply Message"),
     "fr": ("Message d'origine", "Message d’origine", "Message original"),
-    "de": ("Ursprüngliche Nachricht", "Ursprungliche Nachricht", "Originalnachricht", "Antwort Nachricht"),
+    "de": (
+        "Ursprüngliche Nachricht",
+        "Ursprungliche Nachricht",
+        "Originalnachricht",
+        "Original Nachricht",
+        "Original-Nachricht",
+        "Antwort Nachricht",
+    ),
     "es": ("Mensaje original",),
     "it": ("Messaggio originale", "Messaggio originario"),
     "pt": ("Mensagem original",),
@@ -241,8 +248,8 @@ FORWARDED_MESSAGE: Words = {
     "fi": ("Välitetty viesti",),
     "cs": ("Přeposlaná zpráva",),
     "hu": ("Továbbított üzenet",),
-    "zh": ("转发的邮件", "轉寄的郵件"),
-    "ja": ("転送されたメッセージ", "転送メッセージ"),
+    "zh": ("转发的邮件", "轉寄的郵件", "转发", "轉寄", "轉發"),
+    "ja": ("転送されたメッセージ", "転送メッセージ", "転送"),
     "ko": ("전달된 메시지",),
 }
 
