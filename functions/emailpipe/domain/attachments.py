@@ -93,3 +93,42 @@ def download_disposition(filename: str) -> str:
     cleaned = "".join(ch for ch in filename if ch.isprintable() and ch not in '"\\') or "attachment"
     ascii_name = "".join(ch if 32 <= ord(ch) < 127 else "_" for ch in cleaned)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(cleaned, safe='')}"
+
+
+# --- signature decoration ---------------------------------------------------------------------------------------
+# A logo, a social-network icon or a banner in an email signature is a small image the HTML body shows through a
+# `cid:` link. It is part of how the body looks, not a file the sender attached: the parser keeps it and marks it
+# inline, and the message does not list it. A screenshot or a photo pasted into the body is referenced the same
+# way but is what the sender wants seen; the product shows bodies as text, so it stays listed. What tells them
+# apart is size: decoration is small in bytes and in pixels.
+DECORATION_MAX_BYTES = 20 * 1024
+DECORATION_MAX_WIDTH = 800
+DECORATION_MAX_HEIGHT = 200
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """The (width, height) in pixels of a PNG, GIF or JPEG from its first bytes, or None when not readable."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    if data[:2] == b"\xff\xd8":
+        offset = 2
+        while offset + 9 <= len(data) and data[offset] == 0xFF:
+            marker = data[offset + 1]
+            length = int.from_bytes(data[offset + 2 : offset + 4], "big")
+            # Start-of-frame markers (baseline, progressive, ...) carry the size; DHT, JPG and DAC do not.
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                return int.from_bytes(data[offset + 7 : offset + 9], "big"), int.from_bytes(
+                    data[offset + 5 : offset + 7], "big"
+                )
+            offset += 2 + length
+    return None
+
+
+def is_decoration(content_type: str, size: int, head: bytes) -> bool:
+    """True for an image small enough to be a signature's decoration once the HTML body shows it (see above)."""
+    if not content_type.startswith("image/") or size > DECORATION_MAX_BYTES:
+        return False
+    pixels = image_size(head)
+    return pixels is None or (pixels[0] <= DECORATION_MAX_WIDTH and pixels[1] <= DECORATION_MAX_HEIGHT)

@@ -692,6 +692,8 @@ def _store_attachments(
 ) -> tuple[AttachmentRef, ...]:
     refs = []
     for index, attachment in enumerate(files):
+        if attachment.inline:
+            continue  # a signature's logo or icon: part of the HTML body's look, not a file of the message
         name = _SAFE_KEY.sub("_", attachment.filename)[:100] or "attachment"
         key = f"{ctx.attachment_prefix}{conversation_id}/{message_id}/{index}-{name}"
         ctx.put_attachment(key, attachment.payload, attachment.content_type)

@@ -15,9 +15,11 @@ import mimetypes
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import Message
+from urllib.parse import unquote
 
+from emailpipe.domain.attachments import is_decoration
 from emailpipe.domain.names import clean_name
 from emailpipe.mail.mime_raw import DEPTH_LIMITED_MESSAGE, DEPTH_LIMITED_PARAM
 from emailpipe.mail.mime_text import (
@@ -42,6 +44,15 @@ _DEPTH_PARAM = DEPTH_LIMITED_PARAM.decode()
 _GUESS_DELIMITER = re.compile(r"^--([^\s]{1,200}?)[ \t]*\r?\n(?=[A-Za-z][A-Za-z0-9-]*[ \t]*:)", re.MULTILINE)
 # Removed from attachment names (a translate table: see mime_text.CONTROL_CODES).
 _UNSAFE_NAME = dict.fromkeys((*CONTROL_CODES, *map(ord, '<>:"|?*')))
+# A `cid:` link of an HTML body (RFC 2392: the Content-ID, URL-encoded, without its angle brackets).
+_CID_LINK = re.compile(r"""cid:([^\s"'<>()]+)""", re.IGNORECASE)
+# A file name with an extension that has a letter (`123.4` is no name), as Outlook makes Content-IDs of:
+# `image001.png@01D9C2A4.5E4F0A10`.
+_FILE_NAME = re.compile(r"[^/\\@\r\n\t]*[^/\\@\s]\.(?=[0-9]*[A-Za-z])[A-Za-z0-9]{1,5}")
+# TNEF parts (Outlook and Exchange's winmail.dat): by type, by name, or an untyped file starting with the signature.
+_TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
+_TNEF_NAMES = frozenset({"winmail.dat", "win.dat"})
+_TNEF_SIGNATURE = b"\x78\x9f\x3e\x22"
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -54,6 +65,8 @@ class Attachment(Record):
     sha256: str
     size: int
     content_id: str | None
+    # Part of how the HTML body looks (a signature's logo or icon, shown through a `cid:` link), not a file the
+    # sender attached: kept, and not listed as one of the message's attachments (see domain.attachments).
     inline: bool
 
 
@@ -86,8 +99,18 @@ class Parts:
         self.attachments: list[Attachment] = []
         # The first charset a body part (or a header) declared correctly: the best guess for an unlabelled sibling.
         self.charset_hint = charset_hint
+        # Bodies found inside TNEF parts: the message's body only when it has no other.
+        self._tnef_texts: list[str] = []
+        self._tnef_htmls: list[str] = []
+        # Indexes of kept winmail.dat files whose only content is an RTF body: dropped when another body exists.
+        self._rtf_only_tnef: list[int] = []
 
     def walk(self, msg: Message) -> None:
+        """Collect bodies and attachments, then settle the TNEF bodies and which images only decorate the body."""
+        self._walk(msg)
+        self._finish()
+
+    def _walk(self, msg: Message) -> None:
         """Collect bodies and attachments, iteratively and within the depth and part limits."""
         stack: list[tuple[Message, int, bool, str]] = [(msg, 0, False, "")]
         count = 0
@@ -170,7 +193,12 @@ class Parts:
             if disposition != "attachment":
                 # mail-parser leaves these in text_not_managed; they are files the sender sent all the same.
                 self.defect("untyped_part_recovered")
-        self._add_attachment(filename or content_id, ctype, payload, content_id, disposition)
+        if _is_tnef(ctype, filename, payload) and self._unpack_tnef(payload):
+            return
+        # No file name: Outlook's inline images have a Content-ID made of one (image001.png@01D9...), MHTML-style
+        # parts a Content-Location; either beats the bare Content-ID or a generated name.
+        name = filename or _file_name(content_id) or _location_name(part) or content_id
+        self._add_attachment(name, ctype, payload, content_id, disposition)
 
     def _message_attachment(self, part: Message, ctype: str) -> None:
         """Keep an attached message (message/rfc822, delivery-status) as one attachment of its bytes."""
@@ -203,9 +231,66 @@ class Parts:
                 sha256=hashlib.sha256(payload).hexdigest(),
                 size=len(payload),
                 content_id=content_id,
-                inline=disposition == "inline" or (disposition is None and content_id is not None),
+                inline=False,  # settled once the HTML bodies are known (_finish)
             )
         )
+
+    def _unpack_tnef(self, payload: bytes) -> bool:
+        """Add the files of a winmail.dat in its place and keep its body aside; False to keep it whole instead."""
+        from emailpipe.mail import tnef  # noqa: PLC0415 - lazy: tnefparse is imported only for a TNEF part
+
+        try:
+            content = tnef.unpack(payload)
+        except tnef.TnefError:
+            self.defect("tnef_unreadable")
+            return False
+        if not content.files and content.text is None and content.html is None:
+            if not content.rtf_only:
+                self.defect("tnef_empty")
+                return False
+            # An RTF body, which is not converted: a rendering of the message's own body, if it has one.
+            self._rtf_only_tnef.append(len(self.attachments))
+            return False
+        self.defect("tnef_unpacked")
+        for file in content.files:
+            self._add_attachment(
+                file.filename or _file_name(file.content_id) or file.content_id,
+                file.content_type,
+                file.payload,
+                file.content_id,
+                None,
+            )
+        if content.text is not None:
+            self._tnef_texts.append(content.text)
+        if content.html is not None:
+            self._tnef_htmls.append(content.html)
+        return True
+
+    def _finish(self) -> None:
+        """Use a TNEF body when the message has no other, and mark the images that only decorate the HTML body."""
+        has_body = any(text.strip() for text in self.texts) or any(html.strip() for html in self.htmls)
+        if not has_body and (self._tnef_texts or self._tnef_htmls):
+            self.texts.extend(self._tnef_texts)
+            self.htmls.extend(self._tnef_htmls)
+            self.defect("tnef_body")
+            has_body = True
+        if has_body and self._rtf_only_tnef:
+            dropped = set(self._rtf_only_tnef)
+            self.attachments = [a for i, a in enumerate(self.attachments) if i not in dropped]
+            self.defect("tnef_rtf_body_dropped")
+        elif self._rtf_only_tnef:
+            self.defect("tnef_rtf_body")
+        linked = {unquote(cid).lower() for html in self.htmls for cid in _CID_LINK.findall(html)}
+        if not linked:
+            return
+        for index, attachment in enumerate(self.attachments):
+            cid = attachment.content_id
+            if (
+                cid
+                and cid.lower() in linked
+                and is_decoration(attachment.content_type, attachment.size, attachment.payload)
+            ):
+                self.attachments[index] = replace(attachment, inline=True)
 
     @staticmethod
     def _recover_multipart(part: Message, ctype: str) -> Message | None:
@@ -225,3 +310,27 @@ class Parts:
             if rebuilt.is_multipart() and rebuilt.get_payload():
                 return rebuilt
         return None
+
+
+def _is_tnef(content_type: str, filename: str | None, payload: bytes) -> bool:
+    """True when a part is a TNEF stream: its type or name says so, or an untyped file starts with the signature."""
+    if content_type in _TNEF_TYPES or (filename or "").strip().lower() in _TNEF_NAMES:
+        return True
+    return content_type == "application/octet-stream" and payload[:4] == _TNEF_SIGNATURE
+
+
+def _file_name(content_id: str | None) -> str | None:
+    """The file name a Content-ID is made of (`image001.png@01D9C2A4.5E4F0A10` -> `image001.png`), or None."""
+    if not content_id:
+        return None
+    local = content_id.partition("@")[0]
+    return local if _FILE_NAME.fullmatch(local) else None
+
+
+def _location_name(part: Message) -> str | None:
+    """The last path segment of a part's Content-Location when it is a file name, or None."""
+    location = part.get("Content-Location")
+    if not location:
+        return None
+    segment = unquote(str(location).strip().split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+    return segment if _FILE_NAME.fullmatch(segment) else None
