@@ -7,7 +7,6 @@ from html import unescape
 from html.parser import HTMLParser
 
 from emailpipe.domain import reply_patterns as P
-from emailpipe.domain.casefold import fold
 
 _VOID = frozenset(
     [
@@ -112,8 +111,7 @@ _CUT_IDS = frozenset(
 _CUT_ID_PREFIXES = ("divrplyfwdmsg", "x_divrplyfwdmsg")
 _CUT_CLASSES = ("outlookmessageheader", "ms-outlook-mobile-reference-message", "reference-message-container")
 # Class names are matched as substrings because webmails prefix them when they re-render a message
-# ("x_gmail_quote", "ydp3f2ayahoo_quoted", "ecxgmail_quote"), and case-insensitively: looked for in fold(class),
-# which finds what a re.IGNORECASE search would (see casefold).
+# ("x_gmail_quote", "ydp3f2ayahoo_quoted", "ecxgmail_quote"), and case-insensitively (in the casefolded class).
 _QUOTE_CLASSES = (
     "gmail_quote",
     "yahoo_quoted",
@@ -266,7 +264,7 @@ def _mark_quotes(root: _Node) -> None:
 
 
 def _has_quote_class(classes: str) -> bool:
-    folded = fold(classes)
+    folded = classes.casefold()
     return any(name in folded for name in _QUOTE_CLASSES)
 
 

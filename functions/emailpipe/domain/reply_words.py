@@ -301,6 +301,225 @@ SUBJECT_REPLY_PREFIXES: Words = {
     "ko": ("답장", "회신"),
 }
 
+# --- Signatures: mobile footers, disclaimers -------------------------------------------------------------------
+
+# Devices and apps named in "Sent via <...>" footers (any language).
+MOBILE_DEVICES: Words = {
+    "xx": (
+        "iPhone",
+        "iPad",
+        "iPod",
+        "iOS",
+        "Android",
+        "BlackBerry",
+        "mobile",
+        "phone",
+        "smartphone",
+        "Samsung",
+        "Galaxy",
+        "HTC",
+        "Huawei",
+        "Xiaomi",
+        "Nokia",
+        "Motorola",
+        "Pixel",
+        "OnePlus",
+        "Sony",
+        "LG",
+        "tablet",
+        "device",
+        "Windows",
+        "Outlook",
+        "Mail",
+        "Mailbox",
+        "Sparrow",
+        "Yahoo",
+        "Gmail",
+        "AOL",
+        "Acompli",
+        "Airmail",
+        "Spark",
+        "Superhuman",
+        "BlueMail",
+        "Blue Mail",
+        "Newton",
+        "Nine",
+        "Edison",
+        "Proton",
+        "Tuta",
+        "Zoho",
+        "Fastmail",
+        "Hey",
+        "Polymail",
+        "Canary",
+        "Thunderbird",
+        "GMX",
+        "WEB.DE",
+        "Telcel",
+        "Bell",
+        "Verizon",
+        "T-Mobile",
+        "AT&T",
+        "Sprint",
+        "Vodafone",
+        "Orange",
+        "Telekom",
+        "Wear",
+        "Watch",
+    ),
+    "ru": ("Mail.ru", "Почты", "Яндекс", "Yandex"),
+}
+
+# Mobile and app footers ("Sent from my iPhone"): regular expressions, each matched case-insensitively against the
+# whole line (leading and trailing whitespace aside). A space matches any run of whitespace; {device} is one of
+# MOBILE_DEVICES, {model} one word of a device's name ("Galaxy", "S21", "iPhone®").
+MOBILE_FOOTERS: Words = {
+    "en": (
+        r"sent from my {model}(?: {model}){0,4}\s*[!.]?",
+        r"sent (?:wirelessly |remotely )?(?:from|with|via|using|by|on) (?:my |the |an? )?"
+        r".{0,80}?\b(?:{device})\b.{0,60}",
+        r"sent (?:from|with|using|via|by) (?-i:[A-Z][\w.\-]*(?: [A-Z0-9][\w.\-]*){0,2})",
+        r"get outlook for \w+.{0,30}",
+        r"(?:download|get) (?:the )?\w+ (?:mail )?app.{0,40}",
+    ),
+    "fr": (
+        r"envoy[ée] (?:de|depuis|à partir de|a partir de|avec|par|sans fil par) (?:mon|ma|mes|l['’]|un|une)?\s*.{0,80}",
+        r"(?:obtenir|télécharger) outlook pour .{0,30}",
+    ),
+    "de": (
+        r"von meinem .{1,60}? gesendet.{0,20}",
+        r"gesendet (?:von|mit|vom|über|ueber|aus) (?:meinem|meiner|der|dem|einem)?\s*.{0,60}",
+        r"holen sie sich outlook für .{0,30}",
+        r"outlook für (?:ios|android) (?:herunterladen|beziehen).{0,10}",
+    ),
+    "es": (
+        r"enviado (?:desde|con|de|por|a trav[eé]s de) (?:mi|el|la|un|una)?\s*.{0,80}",
+        r"obt(?:ener|enga) outlook para .{0,30}",
+        r"descargar? outlook para .{0,30}",
+    ),
+    "pt": (
+        r"enviad[oa] (?:de|do|da|pelo|pela|por) (?:meu|minha|o|a|um|uma)?\s*.{0,80}",
+        r"obter (?:o )?outlook (?:para|pra) .{0,30}",
+        r"baixe o outlook para .{0,30}",
+    ),
+    "it": (
+        r"inviato (?:da|dal|dalla|con|tramite) (?:il |mio |la |mia |un )*.{0,80}",
+        r"(?:scarica|ottieni) outlook per .{0,30}",
+    ),
+    "nl": (
+        r"(?:verzonden|verstuurd) (?:met|vanaf|van|via|vanuit) (?:mijn |een |de )?.{0,80}",
+        r"outlook voor (?:ios|android) downloaden.{0,10}",
+        r"download outlook voor .{0,30}",
+    ),
+    "pl": (
+        r"wys[łl]an[eo] (?:z|ze|przez|za pomocą) .{1,80}",
+        r"pobierz (?:aplikację )?outlook .{0,40}",
+    ),
+    "ru": (
+        r"(?:отправлено|послано) (?:с|со|из|через) .{1,80}",
+        r"получить outlook для .{0,30}",
+    ),
+    "uk": (
+        r"(?:надіслано|відправлено) (?:з|із|зі|через) .{1,80}",
+        r"отримати outlook для .{0,30}",
+    ),
+    "sv": (
+        r"(?:skickat|skickades) från .{1,80}",
+        r"skaffa outlook för .{0,30}",
+    ),
+    "da": (
+        r"sendt fra .{1,80}",
+        r"(?:hent|få) outlook (?:til|for) .{0,30}",
+    ),
+    "no": (
+        r"sendt fra .{1,80}",
+        r"(?:hent|få) outlook (?:til|for) .{0,30}",
+    ),
+    "fi": (
+        r"lähetetty .{1,60}?(?:sta|stä|lta|ltä|ssa|ssä)\b.{0,40}",
+        r"lähetetty (?:laitteesta|mobiilista|puhelimesta).{0,60}",
+        r"hanki outlook .{0,40}",
+    ),
+    "cs": (r"odesláno z .{1,80}",),
+    "hu": (r"küldve .{1,60}",),
+    "tr": (r"(?:iphone|ipad|android)['’]?\s*(?:dan|den|tan|ten) gönderildi.{0,20}",),
+    "ro": (r"trimis de pe .{1,80}",),
+}
+
+# The same for CJK clients, then perhaps "。" or "!"; here a space matches optional whitespace.
+MOBILE_FOOTERS_CJK: Words = {
+    "zh": (
+        r"从我的.{1,40}?发送",
+        r"從我的.{1,40}?傳送",
+        r"發自我的.{1,40}",
+        r"发自我的.{1,40}",
+        r"发自.{1,30}",
+        r"获取 outlook.{0,30}",
+        r"取得 outlook.{0,30}",
+        r"发自网易邮箱.{0,20}",
+        r"发自 qq 邮箱.{0,20}",
+        r"来自.{1,20}邮箱.{0,10}",
+    ),
+    "ja": (
+        r".{1,40}?から送信",
+        r".{1,40}?から送られました",
+        r"outlook for \w+ を入手.{0,10}",
+    ),
+    "ko": (
+        r".{1,40}?에서 보냄",
+        r".{1,40}?에서 보낸 메일",
+    ),
+}
+
+# The openings of confidentiality notices and list footers: regular expressions matched case-insensitively at the
+# start of a line (after up to two '*' or '_'); a space matches any run of whitespace.
+DISCLAIMERS: Words = {
+    "en": (
+        r"confidential(?:ity)?(?: notice| note| statement| warning)?\s*[:\-]?",
+        r"disclaimer\s*[:\-]?",
+        r"important\s*[:\-]? this (?:e-?mail|message)",
+        r"legal notice\s*:?",
+        r"this (?:e-?mail|message|communication|transmission)\b.{0,80}"
+        r"\b(?:confidential|privileged|intended (?:solely|only)|intended for)",
+        r"the information (?:contained )?in this (?:e-?mail|message|communication)",
+        r"the content of this (?:e-?mail|message) is confidential",
+        r"please consider the environment before printing",
+        r"you (?:received|are receiving) this (?:message|email|e-mail) because you are subscribed",
+        r"to unsubscribe from this group",
+    ),
+    "fr": (r"ce (?:message|courriel|mail|e-mail)\s.{0,60}\b(?:confidentiel|destinataires?)",),
+    "de": (r"diese (?:e-?mail|nachricht)\s.{0,60}\b(?:vertraulich|bestimmt|informationen)",),
+    "es": (r"este (?:mensaje|correo|e-?mail)\s.{0,60}\b(?:confidencial|destinatario)",),
+    "it": (r"questo messaggio\s.{0,60}\b(?:riservat|confidenzial|destinatari)",),
+    "pt": (r"esta mensagem\s.{0,60}\b(?:confidencia|destinat)",),
+    "nl": (r"dit (?:e-?mail)?bericht\s.{0,60}\b(?:vertrouwelijk|bestemd)",),
+    "pl": (r"ta wiadomość\s.{0,60}\b(?:poufn|przeznaczon)",),
+    "ru": (r"это (?:письмо|сообщение)\s.{0,60}\b(?:конфиденциальн|предназначен)",),
+}
+
+# Words (or stems, found anywhere) that make a paragraph opened by a disclaimer read as legal boilerplate.
+LEGAL_WORDS: Words = {
+    "en": (
+        "intended",
+        "recipient",
+        "privileged",
+        "prohibited",
+        "unauthorised",
+        "unauthorized",
+        "disclos",
+        "subscribed",
+        "unsubscribe",
+        "environment",
+    ),
+    "fr": ("destinataire",),
+    "es": ("destinatario",),
+    "pt": ("destinatári",),
+    "de": ("empfänger", "vertraulich"),
+    "it": ("riservat",),
+    "pl": ("poufn", "adresat"),
+    "ru": ("конфиденциальн", "получател"),
+}
+
 # --- Machine mail (trust.py): subjects of auto-replies and bounces ----------------------------------------------
 
 # Reply prefixes an auto-responder may put in front of its subject ("Re: Automatic reply: ...").

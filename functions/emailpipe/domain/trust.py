@@ -79,8 +79,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from emailpipe.domain import reply_words as W
 from emailpipe.domain import tokens
-from emailpipe.domain.casefold import fold
-from emailpipe.domain.phrase_match import Words
+from emailpipe.domain.reply_patterns import lazy, words
 from emailpipe.records import Record
 
 if TYPE_CHECKING:
@@ -103,16 +102,13 @@ _SES_BLOCK_NAMES = frozenset(
         "x-ses-dkim-signature",
     }
 )
-# The patterns below without re.IGNORECASE are matched against casefold.fold(text), which gives the same matches
-# at the same positions (see casefold) and saves compiling case-insensitive character classes at import; groups
-# are then read from the original text at the positions found.
-_SES_RECEIVED = re.compile(r"\bby\s+inbound-smtp\.[a-z0-9-]+\.amazonaws\.com\b")
+_SES_RECEIVED = re.compile(r"\bby\s+inbound-smtp\.[a-z0-9-]+\.amazonaws\.com\b", re.IGNORECASE)
 _WS = re.compile(r"\s+")
-_RESINFO = re.compile(r"^\s*([a-z0-9_-]+)\s*(?:/\s*\d+\s*)?=\s*([a-z_-]+)\s*(?:\s|$)")
+_RESINFO = re.compile(r"^\s*([a-z0-9_-]+)\s*(?:/\s*\d+\s*)?=\s*([a-z_-]+)\s*(?:\s|$)", re.IGNORECASE)
 _PROPERTY = re.compile(r"([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?)\s*=\s*(\"[^\"]*\"|[^\s;]+)")
 # Authentication-Results methods other than spf/dkim/dmarc (RFC 8601 registry): properties after them are theirs.
 _METHOD_WORDS = frozenset({"auth", "iprev", "arc", "bimi", "dkim-adsp", "domainkeys", "sender-id", "vbr", "x-ptr"})
-_FIRST_WORD = re.compile(r"[a-z_-]+")
+_FIRST_WORD = re.compile(r"[a-z_-]+", re.IGNORECASE)
 # Lower is worse; a method reported twice keeps its worst result (see module docstring).
 _RESULT_RANK = {
     "fail": 0,
@@ -202,7 +198,7 @@ def _resinfos(value: str) -> tuple[str | None, list[tuple[str, str, dict[str, st
     found_methods: list[tuple[str, str, dict[str, str]]] = []
     current: dict[str, str] | None = None
     for segment in segments[1:]:
-        found = _RESINFO.match(fold(segment))
+        found = _RESINFO.match(segment)
         method = _group(segment, found, 1).lower() if found else ""
         if found and method in ("spf", "dkim", "dmarc"):
             current = {}
@@ -241,13 +237,13 @@ def _combine(found_methods: Iterable[tuple[str, str, dict[str, str]]]) -> dict[s
 
 
 def _group(text: str, found: re.Match[str], group: int) -> str:
-    """Return the text of a group matched in fold(text), from text itself."""
+    """Return the text of a group matched in text."""
     return text[found.start(group) : found.end(group)]
 
 
 def _first_word(value: str) -> str | None:
     text = strip_comments(value)
-    found = _FIRST_WORD.search(fold(text))
+    found = _FIRST_WORD.search(text)
     return _group(text, found, 0).lower() if found else None
 
 
@@ -268,7 +264,7 @@ def ses_block(headers: Headers) -> tuple[tuple[str, str], ...]:
             break
         after_receipt = after_receipt or key == "x-ses-receipt"
     received = [value for name, value in block if _lower_name(name) == "received"]
-    if not received or not _SES_RECEIVED.search(fold(_clean(received[0]))):
+    if not received or not _SES_RECEIVED.search(_clean(received[0])):
         return ()
     return tuple(block)
 
@@ -449,42 +445,32 @@ def staff_reply_outcome(v: Verdicts, from_domain: str, unauthenticated_domains: 
 
 # --- machine mail -----------------------------------------------------------------------------------------------
 #
-# Subject phrases are looked up in sets of folded phrases (casefold.fold) rather than compiled into one
-# case-insensitive alternation, which took milliseconds at import. A subject starts with a phrase when some
-# prefix of it, folded, is in the set and is followed by an end (_phrase_ends): the same subjects that
-# `^(?:phrase|phrase|...)(?=end)` with re.IGNORECASE matched, since that regex tries every alternative (whatever
-# its order) until one is followed by an end. Spelling variants the regex wrote as `[ée]` or `(?:the )?` are
-# listed one by one.
-
-# After a phrase: the end, or (after optional whitespace) punctuation that ends a subject prefix. "?" is absent on
-# purpose: "Out of office?" is somebody asking.
+# Subject phrases come from reply_words and are compiled, on the first subject checked, into case-insensitive
+# alternations. A subject starts with a phrase when the phrase is followed by an end: only whitespace, or (after
+# optional whitespace) punctuation that ends a subject prefix. "?" is absent on purpose: "Out of office?" is somebody
+# asking.
 _END_CHARS = frozenset(":：-–—|/([（【)]）】,，.。!！;»>")
-# An out-of-office phrase may be bracketed: "[Out of office]", "【自動返信】".
-_OPEN_CHARS = frozenset("[(（【")
+_END = r"\s*+(?:[" + "".join(map(re.escape, sorted(_END_CHARS))) + r"]|\Z)"
 # Reply prefixes an auto-responder may put first ("Re: Automatic reply: ..."); forwards are not stripped, since a
 # person forwarding an auto-reply or a bounce to support is writing to us. One prefix is a word, an optional
-# counter ("[2]", "(2)") and a colon; the word is the whole run of word characters before them.
-_REPLY_PREFIX = re.compile(r"\s*(\w+)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*")
-_REPLY_WORDS = frozenset(map(fold, W.every(W.AUTO_REPLY_SUBJECT_PREFIXES)))
-
-
-_OOO_PHRASES = Words(*W.every(W.OUT_OF_OFFICE_SUBJECTS))
+# counter ("[2]", "(2)") and a colon.
+_REPLY_PREFIX = lazy(lambda: rf"\s*(?:{words(W.AUTO_REPLY_SUBJECT_PREFIXES)})\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*")
+# An out-of-office phrase may be bracketed: "[Out of office]", "【自動返信】".
+_OOO_PHRASE = lazy(lambda: rf"[\[(（【]?\s*+(?:{words(W.OUT_OF_OFFICE_SUBJECTS)}){_END}")
 # English "Out of office until Monday": a few continuation words, or a digit, are allowed, but never a question.
-# Matched against the folded text. The continuation is the whole run of word characters after the phrase (a word
-# followed by \b is one), and must be one of _CONTINUATIONS or a single digit.
-_OOO_CONTINUED = re.compile(r"[\[(]?\s*(?:out of|away from) (?:the )?office\s+(\w+)")
-_CONTINUATIONS = frozenset(
-    ("until", "till", "til", "from", "through", "thru", "back", "returning", "today", "this", "next", "on")
+_OOO_CONTINUED = lazy(
+    lambda: (
+        r"[\[(]?\s*(?:out of|away from) (?:the )?office\s+"
+        r"(?:until|till|til|from|through|thru|back|returning|today|this|next|on|\d)(?!\w)"
+    )
 )
-# Lotus Notes: "Jane Doe is out of the office (returning 05/05/2025)". Matched against the folded text.
-_OOO_NOTES = re.compile(r"\bis (?:currently )?out of (?:the )?office")
-
-_BOUNCE_PHRASES = Words(*W.every(W.BOUNCE_SUBJECTS))
+# Lotus Notes: "Jane Doe is out of the office (returning 05/05/2025)".
+_OOO_NOTES = re.compile(r"\bis (?:currently )?out of (?:the )?office", re.IGNORECASE)
+_BOUNCE_PHRASE = lazy(lambda: rf"(?:{words(W.BOUNCE_SUBJECTS)}){_END}")
 _BOUNCE_LOCALPARTS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster"})
 # Exchange sends its non-delivery reports from MicrosoftExchange<32 hex digits>@<domain>.
 _EXCHANGE_NDR_SENDER = re.compile(r"^microsoftexchange[0-9a-f]{32}$", re.IGNORECASE)
-# Matched against the folded value, like _RESINFO.
-_PARAM = re.compile(r';\s*([a-z0-9_.-]+)\s*=\s*(?:"([^"]*)"|([^;\s]*))')
+_PARAM = re.compile(r';\s*([a-z0-9_.-]+)\s*=\s*(?:"([^"]*)"|([^;\s]*))', re.IGNORECASE)
 
 
 def _values(headers: Headers, name: str) -> list[str]:
@@ -505,7 +491,7 @@ def _normalise_subject(subject: str) -> str:
 def _strip_reply_prefixes(text: str) -> str:
     """Remove the leading run of reply prefixes ("RE: AW: ")."""
     end = 0
-    while (found := _REPLY_PREFIX.match(text, end)) and fold(found.group(1)) in _REPLY_WORDS:
+    while found := _REPLY_PREFIX.match(text, end):
         end = found.end()
     return text[end:]
 
@@ -516,46 +502,25 @@ def _phrase_ends(text: str, end: int) -> bool:
     return not rest or rest[0] in _END_CHARS
 
 
-def _starts_with_phrase(text: str, folded: str, phrases: Words) -> bool:
-    """True when text starts with one of the phrases (folded is fold(text)) and the phrase is followed by an end."""
-    return any(_phrase_ends(text, end) for end in phrases.ends(folded, 0))
-
-
-def _ooo_phrase(text: str, folded: str) -> bool:
-    start = 1 if text[:1] in _OPEN_CHARS else 0
-    start = len(text) - len(text[start:].lstrip())
-    return _starts_with_phrase(text[start:], folded[start:], _OOO_PHRASES)
-
-
-def _ooo_continued(text: str, folded: str) -> bool:
-    found = _OOO_CONTINUED.match(folded)
-    if not found or "?" in text:
-        return False
-    word = found.group(1)
-    return word in _CONTINUATIONS or (len(word) == 1 and word.isdecimal())
-
-
-def _ooo_notes(text: str, folded: str) -> bool:
+def _ooo_notes(text: str) -> bool:
     # As the former `^[^?:]{1,80}?\bis ... office(?=end)[^?]*$`: the phrase starts at a word boundary after 1 to 80
     # characters without ":", is followed by an end, and the subject has no "?".
-    if "?" in text:
-        return False
     colon = text.find(":")
     last = 80 if colon < 0 else min(colon, 80)
-    return any(1 <= m.start() <= last and _phrase_ends(text, m.end()) for m in _OOO_NOTES.finditer(folded))
+    return any(1 <= m.start() <= last and _phrase_ends(text, m.end()) for m in _OOO_NOTES.finditer(text))
 
 
 def is_out_of_office_subject(subject: str) -> bool:
     """True when the subject starts (after reply prefixes) with an out-of-office or auto-reply phrase."""
     text = _strip_reply_prefixes(_normalise_subject(subject))
-    folded = fold(text)
-    return _ooo_phrase(text, folded) or _ooo_continued(text, folded) or _ooo_notes(text, folded)
+    if _OOO_PHRASE.match(text):
+        return True
+    return "?" not in text and bool(_OOO_CONTINUED.match(text) or _ooo_notes(text))
 
 
 def is_bounce_subject(subject: str) -> bool:
     """True when the subject starts with a delivery-failure phrase; "Re: Undeliverable" is a person replying."""
-    text = _normalise_subject(subject)
-    return _starts_with_phrase(text, fold(text), _BOUNCE_PHRASES)
+    return _BOUNCE_PHRASE.match(_normalise_subject(subject)) is not None
 
 
 def _content_type(headers: Headers, content_type: str | None) -> tuple[str, dict[str, str]]:
@@ -565,7 +530,7 @@ def _content_type(headers: Headers, content_type: str | None) -> tuple[str, dict
     ctype = value.split(";", 1)[0].strip().lower()
     params = {
         _group(value, m, 1).lower(): _group(value, m, 2 if m.group(2) is not None else 3)
-        for m in _PARAM.finditer(fold(value))
+        for m in _PARAM.finditer(value)
     }
     if not params and content_type and header:
         header_type, header_params = _content_type(headers, None)
