@@ -80,7 +80,7 @@ def _verbs() -> str:
 START_RE = lazy(lambda: rf"^\s*+[-–—>]*+\s*+(?:{words(W.ATTRIBUTION_STARTS)})(?:\s|$)")
 VERB_RE = lazy(lambda: rf"(?<!\w)(?:{words(W.ATTRIBUTION_VERBS)})(?!\w)|{_cjk_verbs()}")
 # "On 11-Apr-2011, at 6:54 PM, Roman <romant@example.com> sent:" is an attribution too, but only after a start word.
-VERB_OR_SENT_RE = lazy(lambda: rf"(?<!\w)(?:{words(W.ATTRIBUTION_VERBS)}|sent)(?!\w)|{_cjk_verbs()}")
+SENT_RE = lazy(lambda: r"(?<!\w)sent(?!\w)")
 # "On ... wrote" without the colon, e.g. "------On 12/29/1987 17:32 PM, Julius Caesar wrote-----".
 VERB_AT_END_RE = lazy(lambda: rf"(?:{_verbs()})\s*+[-–—]*+\s*$")
 # Android: "---- John Smith wrote ----".
@@ -114,12 +114,12 @@ def starts_with_verb(text: str) -> bool:
 
 def has_verb_or_sent(text: str) -> bool:
     """The text holds an attribution verb or "sent"."""
-    return VERB_OR_SENT_RE.search(text) is not None
+    return VERB_RE.search(text) is not None or SENT_RE.search(text) is not None
 
 
 def starts_with_verb_or_sent(text: str) -> bool:
     """The text starts with an attribution verb or "sent"."""
-    return VERB_OR_SENT_RE.match(text) is not None
+    return VERB_RE.match(text) is not None or SENT_RE.match(text) is not None
 
 
 def ends_with_verb(text: str) -> bool:
