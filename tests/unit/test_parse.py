@@ -78,13 +78,14 @@ def test_sender_without_at_sign_is_recovered_from_raw_header():
     assert "address_recovered:from" in parsed.defects
 
 
-def test_group_members_and_local_recipients_are_recovered():
+def test_group_members_are_recovered_and_words_that_are_not_addresses_are_not_recipients():
     parsed = parse_email(sample("no_at_sender_and_groups.eml"))
 
     emails = [a.email for a in parsed.recipients]
-    assert emails == ["alice@example.com", "bob@example.com", "localuser"]
+    assert emails == ["alice@example.com", "bob@example.com"]  # `localuser` names no mailbox
     assert Address(name="Bob B", email="bob@example.com") in parsed.to
     assert parsed.cc == ()
+    assert "address_invalid:to" in parsed.defects
 
 
 def test_part_without_filename_or_content_id_becomes_named_attachment():

@@ -1,4 +1,4 @@
-"""Byte-level repairs applied to a raw message before it is parsed (folded boundaries, nesting depth)."""
+"""Byte-level repairs applied to a raw message before it is parsed (header block, folded boundaries, nesting depth)."""
 
 from __future__ import annotations
 
@@ -98,6 +98,111 @@ def limit_nesting(raw: bytes, max_depth: int) -> tuple[bytes, bool]:
         last = start + len(b"boundary")
     pieces.append(raw[last:])
     return b"".join(pieces), True
+
+
+# The header section as the stdlib's feedparser reads it: it ends at the first line that is neither a header
+# (`name:`, any printable name without spaces), a continuation, nor an mbox "From " line.
+_STDLIB_HEADERS = re.compile(rb"(?:From [^\n]*\n|[!-9;-~]*:[^\n]*\n|[ \t][^\n]*\n)*")
+_HEADER_LINE = re.compile(rb"[!-9;-~]+:")
+# A header whose name is followed by spaces before the colon (`Subject : hi`): the stdlib stops there too.
+_SPACED_HEADER = re.compile(rb"([A-Za-z][A-Za-z0-9-]*)[ \t]+:")
+_REAL_HEADER = re.compile(rb"([A-Za-z][A-Za-z0-9-]*)[ \t]*:")
+_KNOWN_HEADERS = frozenset(
+    b"from to cc bcc subject date message-id reply-to sender return-path received mime-version in-reply-to "
+    b"references delivered-to envelope-to user-agent importance priority organization thread-topic "
+    b"thread-index accept-language dkim-signature domainkey-signature authentication-results "
+    b"received-spf precedence auto-submitted errors-to disposition-notification-to".split()
+)
+_KNOWN_PREFIXES = (b"x-", b"content-", b"list-", b"resent-", b"arc-")
+_DECLARED_BOUNDARY = re.compile(rb"""boundary[ \t]*=[ \t]*["']?([^"';\r\n]+)""", re.IGNORECASE)
+# Lines a message may start with before its headers (a separator such as `---- Original email message ----`,
+# blank lines): more than this is not a misplaced line but a message without headers.
+_MAX_LEADING_LINES = 3
+
+
+def _known_header(line: bytes, *, part_headers: bool = True) -> bool:
+    """True when `line` starts a header whose name mail software writes (From, Received, X-..., Content-...).
+
+    Without `part_headers`, Content-* does not count: those also start every MIME part of a body.
+    """
+    match = _REAL_HEADER.match(line)
+    if match is None:
+        return False
+    name = match.group(1).lower()
+    if not part_headers and name.startswith(b"content-"):
+        return False
+    return name in _KNOWN_HEADERS or name.startswith(_KNOWN_PREFIXES)
+
+
+def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
+    """Mend a header section the stdlib would end too early; return the new bytes and whether any changed.
+
+    The stdlib ends the headers at the first line that is not a header or a continuation, so a From or
+    Subject after it lands in the body and the message has no sender. Tolerant parsers read on to the blank
+    line; so does this, but only when real headers follow. Within the first `limit` bytes and before the
+    first blank line: an odd line becomes a continuation of the header above it (it mostly is one, an
+    unindented fold of Received, References or a boundary), up to three lines before the first header are
+    dropped (a separator line, blank lines), and `Name :` loses its spaces. Odd lines are mended only when
+    after the first of them come at least one well-known header that is not Content-* (those start MIME
+    parts too; see _KNOWN_HEADERS) and no fewer header lines than odd lines, and none of them is a delimiter
+    of the declared boundary (a body that began without its blank line). Nothing after the blank line is
+    touched, so the body never becomes headers.
+    """
+    end = _STDLIB_HEADERS.match(raw).end()
+    rest = raw[end : end + 2]
+    if end and (not rest or rest[:1] == b"\n" or rest == b"\r\n" or b"\n" not in raw[end:]):
+        return raw, False  # the blank line, the end of the message, or a last line without a body: as it should be
+    out: list[bytes] = []
+    pos = skipped = 0
+    while True:  # before the first header: an mbox "From " line is kept, blank and separator lines are dropped
+        eol = raw.find(b"\n", pos, limit)
+        if eol < 0:
+            return raw, False
+        line = raw[pos : eol + 1]
+        if _HEADER_LINE.match(line):
+            break
+        if pos == 0 and line.startswith(b"From "):
+            out.append(line)
+        elif skipped < _MAX_LEADING_LINES and not line.startswith((b" ", b"\t")):
+            skipped += 1
+        else:
+            return raw, False
+        pos = eol + 1
+    if skipped and not _known_header(line):
+        return raw, False
+    odd = changed = headers_after = known_after = 0
+    while True:
+        eol = raw.find(b"\n", pos, limit)
+        if eol < 0:
+            return raw, False  # no blank line within the limit: nothing shows where the headers end
+        line = raw[pos : eol + 1]
+        if line in (b"\n", b"\r\n"):
+            break
+        if line.startswith((b" ", b"\t", b"From ")):
+            pass
+        elif _HEADER_LINE.match(line):
+            if odd:
+                headers_after += 1
+                known_after += _known_header(line, part_headers=False)
+        elif spaced := _SPACED_HEADER.match(line):
+            line = spaced.group(1) + b":" + line[spaced.end() :]
+            changed += 1
+            if odd:
+                headers_after += 1
+                known_after += _known_header(line, part_headers=False)
+        else:
+            declared = _DECLARED_BOUNDARY.search(b"".join(out)) if line.startswith(b"--") else None
+            if declared and line[2:].startswith(declared.group(1).strip()):
+                return raw, False  # a MIME delimiter: the body began without its blank line
+            line = b" " + line
+            odd += 1
+        out.append(line)
+        pos = eol + 1
+    if odd and (not known_after or headers_after < odd):
+        return raw, False
+    if not (odd or changed or skipped):
+        return raw, False
+    return b"".join(out) + raw[pos:], True
 
 
 # A header section: header lines and their continuations, after an optional mbox "From " line.

@@ -49,13 +49,17 @@ from emailpipe.mail.mime_raw import (
     limit_message_nesting,
     limit_nesting,
     repair_folded_boundaries,
+    repair_header_block,
     truncate_parts,
 )
 from emailpipe.mail.mime_text import (
     clean_line,
+    decode_header_bytes,
     decode_header_value,
     decode_words,
     encoded_word_charsets,
+    first_declared_charset,
+    has_raw_bytes,
     lookup,
     undo_surrogates,
 )
@@ -165,6 +169,82 @@ def _normalise_address(name: str, addr: str) -> Address | None:
     return Address(name=name if name != addr else "", email=addr)
 
 
+def _is_mailbox(addr: str) -> bool:
+    """True for `local@domain`: a word such as `undisclosed-recipients`, `xxx` or `unknown` names nobody."""
+    local, at, domain = addr.rpartition("@")
+    return bool(at and local and domain.strip(".")) and " " not in addr  # clean_line made tabs and controls spaces
+
+
+def _drop_name_comments(value: str) -> tuple[str, list[str]]:
+    """Remove the comments of address items that have a display name and an angle address; return them too.
+
+    `MAILER-DAEMON (Mail Delivery System) <postmaster@x>` names MAILER-DAEMON: RFC 5322 comments are not part
+    of the phrase. An item without a phrase keeps its comment, since for `postmaster@x (Mail Delivery System)`
+    the comment is the only name (the RFC 822 form, and what the stdlib reads). Quoted strings are left alone.
+    """
+    if "(" not in value:
+        return value, []
+    items: list[list[tuple[bool, str]]] = [[]]
+    text: list[str] = []
+    comment: list[str] = []
+    depth = 0
+    quoted = angle = escaped = False
+    for char in value:
+        into = comment if depth else text
+        if escaped:
+            into.append(char)
+            escaped = False
+        elif char == "\\" and (quoted or depth):
+            into.append(char)
+            escaped = True
+        elif depth:
+            depth += char == "("
+            depth -= char == ")"
+            if depth:
+                comment.append(char)
+            else:
+                items[-1].append((True, "".join(comment)))
+                comment = []
+        elif quoted:
+            text.append(char)
+            quoted = char != '"'
+        elif char == "(":
+            items[-1].append((False, "".join(text)))
+            text, depth = [], 1
+        else:
+            text.append(char)
+            quoted = char == '"'
+            angle = (angle or char == "<") and char != ">"
+            if char in ",;:" and not angle:
+                items[-1].append((False, "".join(text)))
+                text = []
+                items.append([])
+    if depth:  # an unclosed comment stays as written
+        text = ["(", *comment, *text]
+    items[-1].append((False, "".join(text)))
+    out: list[str] = []
+    dropped: list[str] = []
+    for pieces in items:
+        plain = "".join(piece for is_comment, piece in pieces if not is_comment)
+        named = "<" in plain and plain.split("<", 1)[0].strip(" \t,;:")
+        for is_comment, piece in pieces:
+            if not is_comment:
+                out.append(piece)
+            elif named:
+                dropped.append(piece)
+                out.append(" ")
+            else:
+                out.append(f"({piece})")
+    return "".join(out), dropped
+
+
+def _without_comments(name: str, comments: list[str]) -> str:
+    """Remove the given comments, written in parentheses, from a display name mail-parser returned."""
+    for comment in comments:
+        name = name.replace(f"({comment})", " ")
+    return " ".join(name.split()) if comments else name
+
+
 class _Parser:
     """One parse of one message; collects defects as it goes."""
 
@@ -173,6 +253,9 @@ class _Parser:
         self.defects: list[str] = []
         # The first non-ASCII charset a header's encoded words used: the best guess for an unlabelled body.
         self.charset_hint: str | None = None
+        # The charset of the raw 8-bit bytes in the top-level headers, when there are any (see _header_charset).
+        self.header_charset: str | None = None
+        self.from_count = 1
 
     def defect(self, code: str | None) -> None:
         """Record a recovery once."""
@@ -181,7 +264,10 @@ class _Parser:
 
     def parse(self) -> ParsedEmail:
         """Run every stage and decide accepted or rejected."""
-        raw, folded = repair_folded_boundaries(self.raw)
+        raw, repaired = repair_header_block(self.raw, MAX_HEADER_BYTES)
+        if repaired:
+            self.defect("header_block_repaired")
+        raw, folded = repair_folded_boundaries(raw)
         if folded:
             self.defect("folded_boundary")
         raw, cut = limit_nesting(raw, MAX_DEPTH)
@@ -198,15 +284,17 @@ class _Parser:
         # mail-parser is built only when an address header or the date is not plain: the stdlib reads plain ones
         # the same way, at a fraction of the cost, and most mail never needs mail-parser imported at all.
         mp = self._mailparser(msg) if plain_date is None or not _plain_addresses(msg) else None
-        headers = self._headers(msg)
+        # The values as written (8-bit bytes surrogate-escaped): msg.get() turns them into U+FFFD.
+        items = [(name, str(value)) for name, value in msg.raw_items()]
+        headers = self._headers(items, raw)
         first = {}
         for name, value in headers:
             first.setdefault(name.lower(), value)
 
-        from_ = self._addresses(msg, mp, "from")
-        to = self._addresses(msg, mp, "to")
-        cc = self._addresses(msg, mp, "cc")
-        reply_to = self._addresses(msg, mp, "reply-to")
+        from_ = self._addresses(items, mp, "from")
+        to = self._addresses(items, mp, "to")
+        cc = self._addresses(items, mp, "cc")
+        reply_to = self._addresses(items, mp, "reply-to")
         seen: set[str] = set()
         recipients = []
         for address in to + cc:
@@ -220,7 +308,6 @@ class _Parser:
         html = "\n".join(parts.htmls) if parts.htmls else None
 
         sender = from_[0] if from_ else None
-        from_count = len(from_) + max(0, len(msg.get_all("from") or ()) - 1)
         status, reason = "accepted", None
         if sender is None:
             status, reason = "rejected", "no_sender"
@@ -246,7 +333,7 @@ class _Parser:
             html=html,
             attachments=tuple(parts.attachments),
             defects=tuple(self.defects),
-            from_count=from_count,
+            from_count=self.from_count,
         )
 
     def _mailparser(self, msg: Message) -> Any:
@@ -262,25 +349,53 @@ class _Parser:
             self.defect(f"mailparser_error:{type(exc).__name__}")
             return None
 
-    def _headers(self, msg: Message) -> tuple[tuple[str, str], ...]:
+    def _headers(self, items: list[tuple[str, str]], raw: bytes) -> tuple[tuple[str, str], ...]:
         """Return every top-level header in file order, unfolded and decoded."""
+        for _, value in items:
+            # A charset the sender's client used in a header is the best guess for an unlabelled body.
+            for charset in encoded_word_charsets(value):
+                if lookup(charset) not in (None, "ascii", "utf_8"):
+                    self.charset_hint = charset
+                    break
+            if self.charset_hint is not None:
+                break
+        self.header_charset = self._header_charset(items, raw)
+        hint = self.header_charset or self.charset_hint
         out = []
-        for name, value in msg.raw_items():
-            if self.charset_hint is None:
-                # A charset the sender's client used in a header is the best guess for an unlabelled body.
-                for charset in encoded_word_charsets(str(value)):
-                    if lookup(charset) not in (None, "ascii", "utf_8"):
-                        self.charset_hint = charset
-                        break
+        for name, value in items:
             name = clean_line(undo_surrogates(name)[0])
-            value, problems = decode_header_value(value)
+            value, problems = decode_header_value(value, hint)
             for problem in problems:
                 self.defect(problem)
             out.append((name, value))
         return tuple(out)
 
-    def _addresses(self, msg: Message, mp: Any, header: str) -> tuple[Address, ...]:
-        """Return the addresses of a header: mail-parser's, plus any it dropped that the stdlib finds."""
+    def _header_charset(self, items: list[tuple[str, str]], raw: bytes) -> str | None:
+        """The charset of the headers' raw 8-bit bytes, read from all of them at once; None when there are none.
+
+        One client wrote them all, so their bytes together (more than any one name) decide; the charset its
+        encoded words name, else the first the message declares (its body's), wins a near-tie.
+        """
+        eight_bit = [value for _, value in items if has_raw_bytes(value)]
+        if not eight_bit:
+            return None
+        data = b"\n".join(value.encode("utf-8", "surrogateescape") for value in eight_bit)
+        return decode_header_bytes(data, self.charset_hint or first_declared_charset(raw))[1]
+
+    def _addresses(self, items: list[tuple[str, str]], mp: Any, header: str) -> tuple[Address, ...]:
+        """Return the addresses of a header: mail-parser's, plus any it dropped that the stdlib finds.
+
+        From is the first From header that names a mailbox (`From: [??????]` then a real one: the real one),
+        else the first From header; `from_count` counts its mailboxes and every other From header naming one.
+        To, Cc and Reply-To keep only mailboxes (`local@domain`).
+        """
+        hint = self.header_charset or self.charset_hint
+        raw_values = [value for name, value in items if name.lower() == header]
+        values, comments = [], []
+        for value in raw_values:
+            value, dropped = _drop_name_comments(undo_surrogates(value, hint)[0])
+            values.append(value)
+            comments += dropped
         result: list[Address] = []
         seen: set[str] = set()
 
@@ -288,31 +403,56 @@ class _Parser:
             address = _normalise_address(name, addr)
             if address is None or address.email.lower() in seen:
                 return False
+            if header != "from" and not _is_mailbox(address.email):
+                self.defect(f"address_invalid:{header}")
+                return False
             seen.add(address.email.lower())
             result.append(address)
             return True
 
-        if mp is not None:
+        # mail-parser renders raw 8-bit names as escapes: where there are any, the decoded values are read instead.
+        if mp is not None and not any(has_raw_bytes(value) for value in raw_values):
             for name, addr in _mp_addresses(mp, header):
-                add(name, addr)
-        values = msg.get_all(header) or []
-        if header == "from" and result:
-            return tuple(result)
+                if "=?" in name:
+                    name = decode_words(name, hint)[0]  # a quoted encoded word, which mail-parser keeps as written
+                add(_without_comments(name, comments), addr)
+        pairs = [self._getaddresses(value, header) for value in values]
         if header == "from":
-            # Only the first From counts: a second one must not become the sender.
-            values = values[:1]
+            named = [i for i, found in enumerate(pairs) if any(_is_mailbox(addr) for _, addr in found)]
+            chosen = 0
+            if not any(_is_mailbox(address.email) for address in result):
+                if named and named[0] > 0:
+                    chosen = named[0]  # the first From is garbage: the first one that names a mailbox is the sender
+                    result.clear()
+                    seen.clear()
+                pairs = pairs[chosen : chosen + 1]
+            else:
+                pairs = []  # mail-parser read the first From
+            self._add_pairs(pairs, header, hint, add, mp is not None)
+            self.from_count = len(result) + sum(1 for i in named if i != chosen)
+            return tuple(result)
+        self._add_pairs(pairs, header, hint, add, mp is not None)
+        return tuple(result)
+
+    def _add_pairs(
+        self, pairs: list[list[tuple[str, str]]], header: str, hint: str | None, add: Any, recovered: bool
+    ) -> None:
+        """Add the stdlib's pairs, their names decoded; an addition counts as a recovery when mail-parser ran."""
+        for found in pairs:
+            for name, addr in found:
+                name, problem = decode_words(name, hint)
+                self.defect(problem)
+                if add(name, addr) and recovered:
+                    self.defect(f"address_recovered:{header}")
+
+    def _getaddresses(self, value: str, header: str) -> list[tuple[str, str]]:
+        """The stdlib's (name, address) pairs of one header value; none (with a defect) when it cannot read it."""
         try:
-            pairs = getaddresses([undo_surrogates(str(v))[0] for v in values])
+            return getaddresses([value])
         except RecursionError:
             # The stdlib recurses once per nested comment paren; a header of "((((..." exhausts the stack.
             self.defect(f"address_unparseable:{header}")
-            pairs = []
-        for name, addr in pairs:
-            name, problem = decode_words(name)
-            self.defect(problem)
-            if add(name, addr) and mp is not None:
-                self.defect(f"address_recovered:{header}")
-        return tuple(result)
+            return []
 
     @staticmethod
     def _msg_id(value: str | None) -> str | None:
