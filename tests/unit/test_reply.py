@@ -343,14 +343,16 @@ def test_sender_written_confidential_note_is_kept():
     assert extract_reply(body) == body
 
 
-def test_sign_off_that_belongs_to_the_text_is_kept():
-    body = "I will send the contract tomorrow.\n\nThanks,\nJohn"
+def test_thanks_that_closes_the_text_with_a_name_is_a_sign_off():
+    # Issue 14: a sign-off goes with the name under it where it ends the reply (a bare last "Thanks!" stays).
+    assert extract_reply("I will send the contract tomorrow.\n\nThanks,\nJohn") == "I will send the contract tomorrow."
+    body = "I will send the contract tomorrow.\n\nThanks!"
     assert extract_reply(body) == body
 
 
 def test_dash_dash_signature_block_is_removed():
-    body = "I will send the contract tomorrow.\n\nThanks,\nJohn\n\n-- \nJohn Smith\nACME Corp | +1 555 0100\n"
-    assert extract_reply(body) == "I will send the contract tomorrow.\n\nThanks,\nJohn"
+    body = "I will send the contract tomorrow.\n\nSee you,\nJohn\n\n-- \nJohn Smith\nACME Corp | +1 555 0100\n"
+    assert extract_reply(body) == "I will send the contract tomorrow.\n\nSee you,\nJohn"
 
 
 def test_signature_only_message_is_not_emptied():

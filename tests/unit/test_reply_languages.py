@@ -188,6 +188,24 @@ def test_gmail_attribution_with_or_without_quote_marks_is_removed(header):
     assert extract_reply(f"{REPLY}\n\n{header}\n{ORIGINAL}\n") == REPLY
 
 
+def test_french_webmail_block_with_message_du_and_copie_a_is_removed():
+    block = (
+        'Message du : 05/03/2024 09:14\nDe : "Ann" <ann@example.com>\nA : bob@example.org\nCopie à : \nSujet : Facture'
+    )
+    assert extract_reply(f"{REPLY}\n\n====\n\n{block}\n\n{ORIGINAL}\n") == REPLY
+
+
+def test_italian_outlook_block_with_a_reply_to_field_is_removed():
+    block = "Da: Ann\nRisposta: Ann <ann@example.com>\nData: martedì 5 marzo 2024 09:14\nA: Bob\nOggetto: Fattura"
+    assert extract_reply(f"{REPLY}\n\n{block}\n\n{ORIGINAL}\n") == REPLY
+
+
+@pytest.mark.parametrize("marker", ["-------- Oprindelig besked --------", "-----Original Nachricht-----"])
+def test_localised_original_message_rule_is_removed_with_the_history(marker):
+    block = "Fra: Ann <ann@example.com>\nDato: 5. marts 2024 09:14\nTil: bob@example.org\nEmne: Faktura"
+    assert extract_reply(f"{REPLY}\n\n{marker}\n{block}\n\n{ORIGINAL}\n") == REPLY
+
+
 def test_attribution_followed_by_an_indented_original_is_removed():
     body = f'{REPLY}\n\nOn 8 May 2024 17:34, "Ann Customer" <ann@example.com> wrote:\n\n    Hi,\n    is it paid?\n'
     assert extract_reply(body) == REPLY
@@ -272,6 +290,16 @@ def test_scandinavian_slash_name_is_removed(name):
     assert extract_reply(f"{REPLY}\n\nMvh\n/{name}\n") == REPLY
 
 
+@pytest.mark.parametrize("thanks", ["Thanks,", "Thank you!", "Danke", "Merci,", "Tack!", "Děkuji", "Dziękuję,"])
+def test_closing_thanks_with_a_name_below_is_removed(thanks):
+    assert extract_reply(f"{REPLY}\n\n{thanks}\nJane\n") == REPLY
+
+
+def test_html_closing_thanks_with_a_name_stays():
+    html = "<div>Hi. I am fine.</div><div><br></div><div>Thanks,</div><div>Alex</div>"
+    assert html_to_reply_text(html) == "Hi. I am fine.\n\nThanks,\nAlex"
+
+
 @pytest.mark.parametrize("thanks", ["Thanks!", "Thank you", "Děkuji.", "Danke!"])
 def test_a_last_thanks_alone_is_the_message_and_stays(thanks):
     body = f"Can you send the invoice again?\n\n{thanks}"
@@ -299,6 +327,19 @@ def test_sign_off_that_is_the_whole_message_stays():
 
 def test_sign_off_on_the_first_line_stays():
     assert extract_reply("Thanks,\n\nJane") == "Thanks,\n\nJane"
+
+
+@pytest.mark.parametrize("sign_off", ["Z powazaniem,", "Mit freundlichen Gruessen", "Vanliga halsningar", "Dekuji"])
+def test_sign_off_written_without_diacritics_is_removed(sign_off):
+    assert extract_reply(f"{REPLY}\n\n{sign_off}\nJan\n") == REPLY
+
+
+def test_sign_off_of_an_email_that_is_all_history_is_removed():
+    # A pasted email (its header block at the very top) is the whole message, less the signature it ends with.
+    body = "Od: Jan <jan@example.com>\nWysłano: 5 marca 2024 09:14\nTemat: Faktura\n\nCześć Anno,\n\nPozdrawiam,\nJan"
+    assert (
+        extract_reply(body) == "Od: Jan <jan@example.com>\nWysłano: 5 marca 2024 09:14\nTemat: Faktura\n\nCześć Anno,"
+    )
 
 
 def test_single_line_sign_off_with_the_name_stays():
@@ -368,6 +409,23 @@ def test_mobile_footer_and_the_unmarked_original_below_it_are_removed(name):
 @pytest.mark.parametrize("name", sorted(FOOTERS))
 def test_mobile_footer_above_a_quote_goes_and_the_reply_under_the_quote_stays(name):
     body = f"{FOOTERS[name]}\n\nOn Tue, Mar 5, 2024 at 9:14 AM Ann <ann@example.com> wrote:\n{QUOTED}\n\n{REPLY}\n"
+    assert extract_reply(body) == REPLY
+
+
+@pytest.mark.parametrize("name", sorted(FOOTERS))
+def test_mobile_footer_over_an_unmarked_original_without_header_cuts_it(name):
+    # Outlook for Android and others paste the email replied to under the footer with no header and no '>'.
+    body = f"{REPLY}\n\n{FOOTERS[name]}\n\nHi there!\n\nThe invoice is attached, please check it.\n"
+    assert extract_reply(body) == REPLY
+
+
+def test_mobile_footer_over_a_forward_keeps_the_forward():
+    body = f"FYI\n\nSent from my iPhone\n\n---------- Forwarded message ---------\n{FORWARDED_BLOCK}"
+    assert extract_reply(body) == body
+
+
+def test_a_block_of_footers_goes_with_the_first():
+    body = f"{REPLY}\n\nEnvoyé depuis mon iPhone\n\nVon meinem Mobilgerät gesendet\nSent from my iPod\n"
     assert extract_reply(body) == REPLY
 
 
@@ -450,6 +508,12 @@ def test_unclosed_fence_does_not_hide_history():
 def test_emoji_only_reply_is_kept(emoji):
     assert extract_reply(f"{emoji}\n\nOn Tue, Mar 5, 2024 at 9:14 AM Ann <ann@example.com> wrote:\n> Done?\n") == emoji
     assert extract_reply(emoji) == emoji
+
+
+def test_attribution_at_the_top_over_an_indented_original_keeps_the_reply_below():
+    header = 'On 8 May 2024 17:34, "Ann" <ann@example.com> wrote:'
+    body = f"{header}\n\n    Is it paid?\n\nYes, yesterday.\n\n    paid: 2024-05-07\n"
+    assert extract_reply(body) == "Yes, yesterday.\n\n    paid: 2024-05-07"
 
 
 def test_bottom_posted_reply_keeps_its_text():

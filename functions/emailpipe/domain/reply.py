@@ -68,8 +68,9 @@ def _extract_lines(lines: list[str], forward_subject: bool = False) -> str:
         kept = strip_signature(kept)
     result = _finish(kept)
     if not result:
-        # Nothing new above the history (e.g. a bare forward): the whole body is the message.
-        result = _finish(lines)
+        # Nothing new above the history (a pasted email, a header block at the very top): the whole body is the
+        # message, without the signature it ends with.
+        result = _finish(strip_signature(lines))
     return result
 
 
@@ -117,7 +118,7 @@ def html_to_reply_text(html: str, *, delimiter: bool = True, subject: str | None
         lines.pop()
     kept, state = strip_quotes(lines, forward_subject=forward_subject)
     if state != FORWARD:
-        kept = strip_signature(kept)
+        kept = strip_signature(kept, thanks=False)
     result = _finish(kept)
     if result:
         return result
@@ -127,7 +128,7 @@ def html_to_reply_text(html: str, *, delimiter: bool = True, subject: str | None
         index = _delimiter_index(full)
         if index is not None:
             full = full[:index]
-    return _finish(full)
+    return _finish(strip_signature(full, thanks=False))
 
 
 def extract_from_message(

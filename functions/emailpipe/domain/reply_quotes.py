@@ -268,6 +268,19 @@ def _skip_blanks(lines: list[str], i: int) -> int:
     return i
 
 
+def _indented(lines: list[str], i: int) -> bool:
+    """Line i is indented as some clients quote an original: by a tab or at least two spaces."""
+    return i < len(lines) and lines[i][:1] in ("\t", " ") and (lines[i][:2] == "  " or lines[i][:1] == "\t")
+
+
+def _skip_indented_run(lines: list[str], i: int) -> int:
+    """Return the index after the indented block starting at i (blank lines inside it included)."""
+    n = len(lines)
+    while i < n and (_indented(lines, i) or _blank(lines[i])):
+        i += 1
+    return i
+
+
 def _skip_quote_run(lines: list[str], i: int) -> int:
     """Return the index after the '>' block starting at i, including blank lines inside it and wrapped link junk."""
     n = len(lines)
@@ -292,9 +305,11 @@ def _skip_quote_run(lines: list[str], i: int) -> int:
     return i
 
 
-def find_history(lines: list[str], *, forward_subject: bool = False) -> tuple[int, str] | None:
-    """Where the first quoted history or forwarded message starts, and QUOTED or FORWARD (None: neither)."""
-    for i, line in enumerate(lines):
+def find_history(lines: list[str], *, forward_subject: bool = False, start: int = 0) -> tuple[int, str] | None:
+    """Where the first quoted history or forwarded message starts (at or after line `start`), and QUOTED or FORWARD
+    (None: neither)."""
+    for i in range(start, len(lines)):
+        line = lines[i]
         if is_quote(line):
             return i, QUOTED
         if _blank(line):
@@ -305,6 +320,17 @@ def find_history(lines: list[str], *, forward_subject: bool = False) -> tuple[in
         if isinstance(header, _Header):
             return header.start, QUOTED
     return None
+
+
+def _footer_over_original(lines: list[str], i: int, forward_subject: bool) -> bool:
+    """Line i, a paragraph of its own, is a mobile footer with text below it that holds no '>' quote and no forward:
+    the client pasted the original under the footer unmarked ("Sent from my Galaxy", then the email replied to)."""
+    if len(lines[i]) > 200 or not is_mobile_signature(lines[i]):
+        return False
+    found = find_history(lines, forward_subject=forward_subject, start=i + 1)
+    if found is not None and found[1] == FORWARD:
+        return False
+    return not any(is_quote(line) for line in lines[i + 1 :])
 
 
 def _drop_footer_above(out: list[tuple[int, str]]) -> None:
@@ -345,6 +371,15 @@ def strip_quotes(lines: list[str], *, forward_subject: bool = False) -> tuple[li
                 out.extend((k, lines[k]) for k in range(i, fence + 1))
                 i = fenced_to = fence + 1
                 continue
+        if (
+            0 < i < n - 1
+            and _blank(lines[i - 1])
+            and _blank(lines[i + 1])
+            and len(out) > 1
+            and _footer_over_original(lines, i, forward_subject)
+        ):
+            state = QUOTED
+            break
         header = _header_at(lines, i, forward_subject)
         if header is None:
             out.append((i, line))
@@ -360,9 +395,14 @@ def strip_quotes(lines: list[str], *, forward_subject: bool = False) -> tuple[li
         if header.prefix is not None:
             out.append((header.start, header.prefix))
         state = QUOTED
+        below = _skip_blanks(lines, header.end + 1)
+        if header.hard and not any(line.strip() for _, line in out) and _indented(lines, below):
+            # "On … wrote:" at the very top over an indented original: the reply is written below it.
+            i = _skip_blanks(lines, _skip_indented_run(lines, below))
+            continue
         if header.hard:
             break
-        i = _skip_blanks(lines, _skip_quote_run(lines, _skip_blanks(lines, header.end + 1)))
+        i = _skip_blanks(lines, _skip_quote_run(lines, below))
         if i < n:
             _drop_footer_above(out)
     if state == QUOTED:

@@ -98,14 +98,17 @@ def sign_off_kind(line: str) -> str | None:
 def _name_line(line: str) -> bool:
     """A short line that can stand under a sign-off: a name, a title, a company ("Jane Doe", "CEO, Acme Inc.")."""
     text = line.strip()
-    if len(text) > _NAME_MAX_LEN or text.endswith(("?", "!", ":", ",")) or text.startswith(">"):
+    if len(text) > _NAME_MAX_LEN or text.endswith((":", ",")) or text.startswith(">"):
         return False
+    if text.endswith(("?", "!")) and not _capitalised(text.rstrip("?!")):
+        return False  # "See you soon!" is a sentence; "CEO @ Acme !" a title
     words = text.split()
     return len(words) <= _NAME_MAX_WORDS and not (text.endswith(".") and len(words) > 3 and text[-3:-2] != ".")
 
 
-def _strip_sign_off(lines: list[str]) -> list[str] | None:
-    """Strip a closing sign-off and the few name lines under it, when they end the reply ("Best,\nJane")."""
+def _strip_sign_off(lines: list[str], thanks: bool = True) -> list[str] | None:
+    """Strip a closing sign-off and the few name lines under it, when they end the reply ("Best,\nJane"); with
+    thanks, a closing thanks with a name under it too ("Thanks!\nJane")."""
     i = len(lines) - 1
     names = tail = 0
     while i >= 0 and lines[i].strip() and sign_off_kind(lines[i]) is None:
@@ -124,7 +127,7 @@ def _strip_sign_off(lines: list[str]) -> list[str] | None:
     if i <= 0:
         return None
     kind = sign_off_kind(lines[i])
-    if kind is None or kind == _THANKS or _first_content(lines) >= i:
+    if kind is None or (kind == _THANKS and not (thanks and names)) or _first_content(lines) >= i:
         return None  # a sign-off is never the first line; a bare last "Thanks!" is the message
     return lines[:i]
 
@@ -152,7 +155,7 @@ def _strip_mobile(lines: list[str]) -> list[str] | None:
 
 def _capitalised(line: str) -> bool:
     """Every word starts with a capital letter, as a name does ("Jane Doe", "J. R. Smith")."""
-    words = line.split()
+    words = [w for w in line.split() if w[0].isalpha()]
     return bool(words) and all(w[0].isupper() for w in words) and not line.rstrip().endswith(".")
 
 
@@ -277,6 +280,10 @@ def _fenced_floor(lines: list[str]) -> int:
     return floor
 
 
+def _strip_sign_off_not_thanks(lines: list[str]) -> list[str] | None:
+    return _strip_sign_off(lines, thanks=False)
+
+
 _STRIPPERS = (
     _strip_mobile,
     _strip_dash_name,
@@ -286,10 +293,16 @@ _STRIPPERS = (
     _strip_separator_footer,
     _strip_contact_block,
 )
+_STRIPPERS_KEEPING_THANKS = tuple(_strip_sign_off_not_thanks if s is _strip_sign_off else s for s in _STRIPPERS)
 
 
-def strip_signature(lines: list[str]) -> list[str]:
-    """Return lines without the trailing signature; never removes everything, nor any line of a code fence."""
+def strip_signature(lines: list[str], *, thanks: bool = True) -> list[str]:
+    """Return lines without the trailing signature; never removes everything, nor any line of a code fence.
+
+    thanks: a closing "Thanks,\nJane" is a sign-off too. HTML bodies keep it (html_to_reply_text): there each line
+    is a block the sender laid out, and the clients' own HTML replies (talon's fixtures of Gmail, Outlook 2003-2010,
+    Thunderbird, Yahoo, Mail.ru, Yandex, Windows Mail, Hotmail) keep "Thanks,\nAlex" above the quote.
+    """
     lines = _trim(lines)
     if _at_most_one_content(lines):
         return lines
@@ -301,7 +314,7 @@ def strip_signature(lines: list[str]) -> list[str]:
         if _at_most_one_content(lines):
             break
         candidate: list[str] | None = None
-        for strip in _STRIPPERS:
+        for strip in _STRIPPERS if thanks else _STRIPPERS_KEEPING_THANKS:
             candidate = strip(lines)
             if candidate is not None:
                 break
