@@ -23,6 +23,8 @@ FORWARD_MARKERS = {
     "gmail_en": "---------- Forwarded message ---------",
     "apple_en": "Begin forwarded message:",
     "thunderbird_en": "-------- Forwarded Message --------",
+    "apple_es": "Comienzo del mensaje reenviado:",
+    "apple_da": "Start på videresendt besked:",
     "de": "-------- Weitergeleitete Nachricht --------",
     "fr": "-------- Message transféré --------",
     "es": "---------- Mensaje reenviado ---------",
@@ -188,6 +190,41 @@ def test_gmail_attribution_with_or_without_quote_marks_is_removed(header):
     assert extract_reply(f"{REPLY}\n\n{header}\n{ORIGINAL}\n") == REPLY
 
 
+def test_gmail_numeric_attribution_without_the_address_is_removed():
+    assert extract_reply(f"{REPLY}\n\n2024-03-05 17:21 GMT+01:00 Ann Customer\n\n{ORIGINAL}\n") == REPLY
+
+
+def test_a_line_starting_with_a_numeric_date_and_gmt_is_text():
+    body = "2024-03-05 17:21 GMT+01:00: the server went down.\nIt came back at 18:00."
+    assert extract_reply(body) == body
+
+
+def test_pipe_quoted_history_under_an_attribution_is_removed():
+    piped = "\n".join("| " + line for line in ORIGINAL.split("\n")) + "\n|\n| -- \n| Ann"
+    assert extract_reply(f"{REPLY}\n\n2024/3/5 Ann via Forum <forum@example.com>\n\n{piped}\n") == REPLY
+
+
+def test_markdown_table_is_not_a_pipe_quote():
+    body = "Prices:\n\n| item | price |\n|------|-------|\n| pen  | 2     |\n\nOK?"
+    assert extract_reply(body) == body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "L'orario del magazzino è:\nDa: 9:00\nA: 17:00\n\nGrazie a voi.",
+        "Les horaires sont :\nDe : 9h\nÀ : 17h\n\nMerci.",
+        "Öffnungszeiten:\nVon: 9 Uhr\nAn: Feiertagen geschlossen\n\nDanke.",
+    ],
+)
+def test_two_field_lines_without_an_address_are_text(body):
+    assert extract_reply(body) == body
+
+
+def test_two_field_header_with_an_address_is_history():
+    assert extract_reply(f"{REPLY}\n\nVon: Ann <ann@example.com>\nAn: Bob\n\n{ORIGINAL}\n") == REPLY
+
+
 def test_french_webmail_block_with_message_du_and_copie_a_is_removed():
     block = (
         'Message du : 05/03/2024 09:14\nDe : "Ann" <ann@example.com>\nA : bob@example.org\nCopie à : \nSujet : Facture'
@@ -232,6 +269,7 @@ SIGN_OFFS = {
     "nl": ("Met vriendelijke groet,", "Jan de Vries"),
     "nl_groeten": ("Vriendelijke groeten", "Jan"),
     "nl_mvg": ("Mvg", "Jan"),
+    "nl_groetjes": ("Groetjes,", "Sanne"),
     "da": ("Med venlig hilsen", "Jens Hansen"),
     "da_venlig": ("Venlig hilsen", "Jens"),
     "da_hilsen": ("Hilsen", "Jens"),
@@ -374,6 +412,9 @@ FOOTERS = {
     "en_outlook_android": "Sent from Outlook for Android",
     "en_get_outlook": "Get Outlook for iOS<https://aka.ms/o0ukef>",
     "en_via_mobile": "via mobile",
+    "en_parenthesised": "(sent from a phone)",
+    "en_angle": "<<sent by galaxy>>",
+    "de_k9": "Diese Nachricht wurde von meinem Android-Mobiltelefon mit K-9 Mail gesendet.",
     "de_outlook": "Gesendet von Outlook für Android",
     "de_iphone": "Von meinem iPhone gesendet",
     "fr": "Envoyé de mon iPhone",

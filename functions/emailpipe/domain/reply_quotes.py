@@ -30,8 +30,19 @@ def _cap(line: str) -> str:
     return line[: P.MAX_LINE]
 
 
+# "| quoted text" as some webmails and forum gateways quote; a Markdown table row ("| a | b |") ends with a pipe.
+_PIPE_QUOTE_RE = P.lazy(lambda: r"^[ \t]{0,3}\|(?:[ \t]|$)", 0)
+# Gmail's numeric attribution with the address left out: "2016-03-03 17:21 GMT+01:00 Jane Doe".
+_DATE_GMT_NAME_RE = P.lazy(
+    lambda: r"^\s*(?:19|20)\d\d-\d\d-\d\d\s+\d{1,2}:\d\d\s+GMT[+-]\d{1,2}:?\d\d\s+[^\s:][^:]{0,80}?(?<![.!?])\s*$", 0
+)
+
+
 def is_quote(line: str) -> bool:
-    """Return True for a '>'-quoted line (arrow decorations such as '>>> link <<<' are not quotes)."""
+    """Return True for a '>'-quoted line (arrow decorations such as '>>> link <<<' are not quotes) or a '|'-quoted
+    one."""
+    if line[:4].lstrip(" \t")[:1] == "|":
+        return bool(_PIPE_QUOTE_RE.match(line)) and (line.strip() == "|" or not line.rstrip().endswith("|"))
     return bool(P.QUOTE_RE.match(line)) and not P.ARROW_DECORATION_RE.search(_cap(line))
 
 
@@ -89,9 +100,22 @@ def _field_block(lines: list[str], i: int) -> int | None:
                 break
             last = j
         j += 1
-    if len(kinds) >= 2 and kinds & {"from", "sent", "inline"}:
+    if len(kinds) >= 2 and kinds & {"from", "sent", "inline"} and _reads_as_header(lines, i, last, kinds):
         return last
     return None
+
+
+def _reads_as_header(lines: list[str], first: int, last: int, kinds: set[str]) -> bool:
+    """Two fields alone ("Da: 9:00" / "A: 17:00", "Von: 9 Uhr" / "An: Feiertagen") are a header block only with an
+    address in it; a subject, a third field or a date in the Sent field makes one without."""
+    if len(kinds) >= 3 or "subject" in kinds or "inline" in kinds:
+        return True
+    block = lines[first : last + 1]
+    if any(P.EMAILISH_RE.search(_cap(line)) for line in block):
+        return True
+    return "sent" in kinds and any(
+        _field_kind(line) == "sent" and P.DATEISH_RE.search(_cap(line)) and len(line.split()) >= 3 for line in block
+    )
 
 
 def _from_line_alone(lines: list[str], i: int) -> bool:
@@ -257,6 +281,8 @@ def _header_at(lines: list[str], i: int, forward_subject: bool = False) -> _Head
     header = _attribution_from_end(lines, i)
     if header is not None:
         return header
+    if line[:1].isdigit() and _DATE_GMT_NAME_RE.match(line):
+        return _Header(i, i, hard=not _followed_by_quote(lines, i))
     return _date_email_before_quote(lines, i)
 
 

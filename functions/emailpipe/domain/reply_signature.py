@@ -3,8 +3,6 @@ list footers."""
 
 from __future__ import annotations
 
-import re
-
 from emailpipe.domain import reply_patterns as P
 from emailpipe.domain.reply_words import SIGN_OFFS, THANKS_SIGN_OFFS, every
 
@@ -40,13 +38,7 @@ _SIGN_OFF_KINDS: dict[str, str] = {
     **{_phrase_key(w): _SIGN_OFF for w in every(SIGN_OFFS)},
 }
 # "/Jens" (Scandinavian), "- Jane": a name alone on the last line, signed with a slash.
-_SLASH_NAME_RE = re.compile(r"^\s{0,2}/\s?[^\W\d_][\w'’.\-]{0,24}(?:\s[^\W\d_][\w'’.\-]{0,24}){0,2}\s*$")
-# Short mobile footers that do not say "sent": "via mobile", "from my phone" (whole line).
-_SHORT_MOBILE_RE = re.compile(
-    r"^\s*[*_]?(?:sent\s+)?(?:via|from|on)\s+(?:my\s+|a\s+)?(?:mobile|cell|cellphone|cell\s+phone|phone|smartphone|"
-    r"iphone|ipad|android|tablet|blackberry)(?:\s+(?:phone|device))?\s*[.!]?[*_]?\s*$",
-    re.IGNORECASE,
-)
+_SLASH_NAME_RE = P.lazy(lambda: r"^\s{0,2}/\s?[^\W\d_][\w'’.\-]{0,24}(?:\s[^\W\d_][\w'’.\-]{0,24}){0,2}\s*$", 0)
 
 
 def _blank(line: str) -> bool:
@@ -80,8 +72,8 @@ def is_mobile_signature(line: str) -> bool:
     text = line.strip()
     if not text or len(text) > 300:
         return False
-    text = P.LINK_IN_LINE_RE.sub("", text).strip().strip("*_")
-    if P.is_cjk_mobile_footer(text) or _SHORT_MOBILE_RE.match(text):
+    text = P.LINK_IN_LINE_RE.sub("", text).strip().strip("*_()<>[] ")
+    if P.is_cjk_mobile_footer(text):
         return True
     return P.is_mobile_footer(text) and not P.SENTENCE_AFTER_COMMA_RE.search(text)
 

@@ -235,7 +235,12 @@ FORWARDED_MESSAGE: Words = {
     ),
     "fr": ("Message transféré", "Début du message réexpédié"),
     "de": ("Weitergeleitete Nachricht", "Weitergeleitete Mitteilung", "Anfang der weitergeleiteten Nachricht"),
-    "es": ("Mensaje reenviado", "Mensaje original reenviado", "Inicio del mensaje reenviado"),
+    "es": (
+        "Mensaje reenviado",
+        "Mensaje original reenviado",
+        "Inicio del mensaje reenviado",
+        "Comienzo del mensaje reenviado",
+    ),
     "it": ("Messaggio inoltrato", "Inizio messaggio inoltrato"),
     "pt": ("Mensagem encaminhada", "Início da mensagem reencaminhada", "Início da mensagem encaminhada"),
     "nl": ("Doorgestuurd bericht", "Begin doorgestuurd bericht", "Doorgestuurd e-mailbericht"),
@@ -243,7 +248,7 @@ FORWARDED_MESSAGE: Words = {
     "ru": ("Пересылаемое сообщение", "Пересланное сообщение", "Начало переадресованного сообщения"),
     "uk": ("Переслане повідомлення",),
     "sv": ("Vidarebefordrat meddelande", "Vidarebefordrat brev", "Vidarebefordrat mejl"),
-    "da": ("Videresendt meddelelse", "Videresendt besked"),
+    "da": ("Videresendt meddelelse", "Videresendt besked", "Start på videresendt besked"),
     "no": ("Videresendt melding",),
     "fi": ("Välitetty viesti",),
     "cs": ("Přeposlaná zpráva",),
@@ -381,6 +386,9 @@ MOBILE_FOOTERS: Words = {
         r"sent (?:from|with|using|via|by) (?-i:[A-Z][\w.\-]*(?: [A-Z0-9][\w.\-]*){0,2})",
         r"get outlook for \w+.{0,30}",
         r"(?:download|get) (?:the )?\w+ (?:mail )?app.{0,40}",
+        # footers that do not say "sent": "via mobile", "from my phone", "(sent from a phone)", "From My Iphone 6"
+        r"(?:sent )?(?:via|from|on) (?:my |a )?(?:mobile|cell|cellphone|cell phone|phone|smartphone|iphone|ipad|"
+        r"android|tablet|blackberry)(?: (?:phone|device|\d{1,2}))?\s*[.!]?",
     ),
     "fr": (
         r"envoy[ée] (?:de|depuis|à partir de|a partir de|avec|par|sans fil par) (?:mon|ma|mes|l['’]|un|une)?\s*.{0,80}",
@@ -389,6 +397,7 @@ MOBILE_FOOTERS: Words = {
     "de": (
         r"von meinem .{1,60}? gesendet.{0,20}",
         r"gesendet (?:von|mit|vom|über|ueber|aus) (?:meinem|meiner|der|dem|einem)?\s*.{0,60}",
+        r"diese nachricht wurde von meinem .{1,60}? gesendet\.?",
         r"holen sie sich outlook für .{0,30}",
         r"outlook für (?:ios|android) (?:herunterladen|beziehen).{0,10}",
     ),
@@ -765,6 +774,7 @@ SIGN_OFFS: Words = {
         "Hartelijke groet",
         "Hartelijke groeten",
         "Groeten",
+        "Groetjes",
         "Groet",
         "Mvg",
     ),
