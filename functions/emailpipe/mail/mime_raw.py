@@ -142,7 +142,8 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
     line; so does this, but only when real headers follow. Within the first `limit` bytes and before the
     first blank line: an odd line becomes a continuation of the header above it (it mostly is one, an
     unindented fold of Received, References or a boundary), up to three lines before the first header are
-    dropped (a separator line, blank lines), and `Name :` loses its spaces. Odd lines are mended only when
+    dropped (a separator line, blank lines), and `Name :` loses its spaces; an odd line after From or
+    Sender is dropped instead, so that it never adds to the author. Odd lines are mended only when
     after the first of them come at least one well-known header that is not Content-* (those start MIME
     parts too; see _KNOWN_HEADERS) and no fewer header lines than odd lines, and none of them is a delimiter
     of the declared boundary (a body that began without its blank line). Nothing after the blank line is
@@ -171,6 +172,7 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
     if skipped and not _known_header(line):
         return raw, False
     odd = changed = headers_after = known_after = 0
+    previous = b""
     while True:
         eol = raw.find(b"\n", pos, limit)
         if eol < 0:
@@ -181,11 +183,13 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
         if line.startswith((b" ", b"\t", b"From ")):
             pass
         elif _HEADER_LINE.match(line):
+            previous = line.split(b":", 1)[0].strip().lower()
             if odd:
                 headers_after += 1
                 known_after += _known_header(line, part_headers=False)
         elif spaced := _SPACED_HEADER.match(line):
             line = spaced.group(1) + b":" + line[spaced.end() :]
+            previous = spaced.group(1).lower()
             changed += 1
             if odd:
                 headers_after += 1
@@ -194,8 +198,12 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
             declared = _DECLARED_BOUNDARY.search(b"".join(out)) if line.startswith(b"--") else None
             if declared and line[2:].startswith(declared.group(1).strip()):
                 return raw, False  # a MIME delimiter: the body began without its blank line
-            line = b" " + line
             odd += 1
+            if previous in (b"from", b"sender"):
+                # Never part of the author: a line after From is dropped, so it cannot add or change a mailbox.
+                pos = eol + 1
+                continue
+            line = b" " + line
         out.append(line)
         pos = eol + 1
     if odd and (not known_after or headers_after < odd):

@@ -128,7 +128,7 @@ _LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
 # language suffix, spaces inside a Q text, and any base64 padding.
 _ENCODED_WORD = re.compile(r"=\?([^?*\s]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?]*)\?=")
 _Q_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
-_BASE64_JUNK = re.compile(r"[^A-Za-z0-9+/=]")
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/=\s]*")
 # Plausibility of a decoded character (see _plausibility).
 _TEXT_SYMBOLS = frozenset("€£¥©®°±«»§¶·–—‘’‚“”„…•™×÷¡¿")
 _SCRIPTS = ((0x250, "latin"), (0x370, "other"), (0x400, "greek"), (0x530, "cyrillic"), (0x590, "other"))
@@ -561,9 +561,11 @@ def encoded_word_charsets(value: str) -> list[str]:
 def _word_bytes(encoding: str, text: str) -> bytes:
     """The bytes of one encoded word's text: base64 with any padding (even mid-text), or Q."""
     if encoding in "bB":
+        if not _BASE64_TEXT.fullmatch(text):
+            raise ValueError("not base64")
         data = b""
         # Padding only ends a quantum: "R3LDvA==w59lZQ==" is two encodings joined, "...ZQ===" one over-padded.
-        for chunk in _BASE64_JUNK.sub("", text).split("="):
+        for chunk in "".join(text.split()).split("="):
             chunk = chunk[: len(chunk) - 1] if len(chunk) % 4 == 1 else chunk  # a lone sextet holds no byte
             if chunk:
                 data += binascii.a2b_base64(chunk + "=" * (-len(chunk) % 4))

@@ -176,7 +176,8 @@ def _is_mailbox(addr: str) -> bool:
 
 
 def _drop_name_comments(value: str) -> tuple[str, list[str]]:
-    """Remove the comments of address items that have a display name and an angle address; return them too.
+    """Remove the comments of address items that have a display name and an angle address; return the value and
+    the comments it rewrote.
 
     `MAILER-DAEMON (Mail Delivery System) <postmaster@x>` names MAILER-DAEMON: RFC 5322 comments are not part
     of the phrase. An item without a phrase keeps its comment, since for `postmaster@x (Mail Delivery System)`
@@ -226,23 +227,24 @@ def _drop_name_comments(value: str) -> tuple[str, list[str]]:
     dropped: list[str] = []
     for pieces in items:
         plain = "".join(piece for is_comment, piece in pieces if not is_comment)
-        named = "<" in plain and plain.split("<", 1)[0].strip(" \t,;:")
+        angle = "<" in plain
+        named = angle and plain.split("<", 1)[0].strip(" \t,;:")
+        before_angle = True
         for is_comment, piece in pieces:
             if not is_comment:
                 out.append(piece)
+                before_angle = before_angle and "<" not in piece
             elif named:
                 dropped.append(piece)
                 out.append(" ")
+            elif angle and before_angle:
+                # `(Support desk) <help@x>`: the comment is the only name; the stdlib would keep its parentheses.
+                dropped.append(piece)
+                quoted = piece.replace("\\", "\\\\").replace('"', '\\"')
+                out.append(f'"{quoted}"')
             else:
                 out.append(f"({piece})")
     return "".join(out), dropped
-
-
-def _without_comments(name: str, comments: list[str]) -> str:
-    """Remove the given comments, written in parentheses, from a display name mail-parser returned."""
-    for comment in comments:
-        name = name.replace(f"({comment})", " ")
-    return " ".join(name.split()) if comments else name
 
 
 class _Parser:
@@ -410,13 +412,17 @@ class _Parser:
             result.append(address)
             return True
 
+        pairs = [self._getaddresses(value, header) for value in values]
         # mail-parser renders raw 8-bit names as escapes: where there are any, the decoded values are read instead.
         if mp is not None and not any(has_raw_bytes(value) for value in raw_values):
+            # Where comments were rewritten, mail-parser (which reads the header as written) would keep them in
+            # the name: the name comes from the stdlib's reading of the rewritten header instead.
+            names = {addr.lower(): name for found in pairs for name, addr in found} if comments else {}
             for name, addr in _mp_addresses(mp, header):
+                name = names.get(addr.lower(), name)
                 if "=?" in name:
-                    name = decode_words(name, hint)[0]  # a quoted encoded word, which mail-parser keeps as written
-                add(_without_comments(name, comments), addr)
-        pairs = [self._getaddresses(value, header) for value in values]
+                    name = decode_words(name, hint)[0]  # also a quoted encoded word, which mail-parser keeps as written
+                add(name, addr)
         if header == "from":
             named = [i for i, found in enumerate(pairs) if any(_is_mailbox(addr) for _, addr in found)]
             chosen = 0
