@@ -380,6 +380,17 @@ def test_sign_off_of_an_email_that_is_all_history_is_removed():
     )
 
 
+def test_pasted_email_under_a_top_header_loses_its_own_history_and_signature():
+    header = "From: Jan <jan@example.com>\nSent: Tuesday, March 5, 2024 09:14\nTo: Ann\nSubject: Re: Invoice"
+    attribution = "On Mon, Mar 4, 2024 at 9:00 AM Ann <a@example.com> wrote:"
+    body = f"{header}\n\nHi Ann,\n\nit is paid.\n\nBest,\nJan\n\n{attribution}\n{QUOTED}"
+    assert extract_reply(body) == f"{header}\n\nHi Ann,\n\nit is paid."
+
+
+def test_at_your_service_with_a_business_card_is_a_sign_off():
+    assert extract_reply(f"{REPLY}\n\nAt your service,\n\nJohn Smith\nDoe Inc\n555-531-7967\n") == REPLY
+
+
 def test_single_line_sign_off_with_the_name_stays():
     # "Regards, Roman" on one line reads as part of the text in several clients' own expectations.
     assert extract_reply(f"{REPLY}\n\nRegards, Jane") == f"{REPLY}\n\nRegards, Jane"

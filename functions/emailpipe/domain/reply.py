@@ -10,7 +10,7 @@ from emailpipe.domain import delimiter as _delimiter
 from emailpipe.domain import reply_patterns as P
 from emailpipe.domain.delimiter import DELIMITER  # noqa: F401 - re-exported
 from emailpipe.domain.html_text import html_to_text, strip_markers
-from emailpipe.domain.reply_quotes import FORWARD, strip_quotes
+from emailpipe.domain.reply_quotes import FORWARD, strip_quotes, top_header_end
 from emailpipe.domain.reply_signature import strip_signature
 from emailpipe.records import Record
 
@@ -62,16 +62,22 @@ def _finish(lines: list[str]) -> str:
     return "\n".join(out)
 
 
-def _extract_lines(lines: list[str], forward_subject: bool = False) -> str:
+def _extract_lines(lines: list[str], forward_subject: bool = False, depth: int = 0) -> str:
     kept, state = strip_quotes(lines, forward_subject=forward_subject)
     if state != FORWARD:
         kept = strip_signature(kept)
     result = _finish(kept)
-    if not result:
-        # Nothing new above the history (a pasted email, a header block at the very top): the whole body is the
-        # message, without the signature it ends with.
-        result = _finish(strip_signature(lines))
-    return result
+    if result:
+        return result
+    # Nothing new above the history: the body is a pasted email. Under a header block at the very top, it is that
+    # header and the text below it read as a reply (its own history and signature cut); else the whole body,
+    # without the signature it ends with.
+    end = top_header_end(lines)
+    if end is not None and depth < 2:
+        below = _extract_lines(lines[end + 1 :], forward_subject, depth + 1)
+        if below:
+            return _finish([*lines[: end + 1], "", below])
+    return _finish(strip_signature(lines))
 
 
 def extract_reply(text: str, *, delimiter: bool = True, subject: str | None = None) -> str:

@@ -348,6 +348,18 @@ def find_history(lines: list[str], *, forward_subject: bool = False, start: int 
     return None
 
 
+def top_header_end(lines: list[str]) -> int | None:
+    """The last line of a header block (Outlook fields, an attribution with no quote under it) that opens the body,
+    or None when the body opens otherwise."""
+    i = _skip_blanks(lines, 0)
+    if i >= len(lines):
+        return None
+    header = _header_at(lines, i)
+    if not isinstance(header, _Header) or not header.hard or header.prefix is not None or header.end >= len(lines) - 1:
+        return None
+    return header.end
+
+
 def _footer_over_original(lines: list[str], i: int, forward_subject: bool) -> bool:
     """Line i, a paragraph of its own, is a mobile footer with text below it that holds no '>' quote and no forward:
     the client pasted the original under the footer unmarked ("Sent from my Galaxy", then the email replied to)."""

@@ -700,6 +700,7 @@ SIGN_OFFS: Words = {
         "Respectfully",
         "Cordially",
         "Take care",
+        "At your service",
         "Rgds",
         "Regds",
         "BR",
