@@ -107,6 +107,12 @@ def test_a_header_name_with_a_space_before_its_colon_is_read():
     assert parsed.text.strip() == "It works."
 
 
+def test_the_first_header_may_have_a_space_before_its_colon():
+    raw = lines("Subject : Printer", "From: ana@example.org", "", "It works.", "")
+
+    assert (parse_email(raw).subject, parse_email(raw).sender.email) == ("Printer", "ana@example.org")
+
+
 def test_a_message_that_really_has_no_headers_keeps_no_sender():
     raw = lines(
         "Hello,", "this is just text", "pasted into a file", "with no headers at all", "From: ana@example.org", ""

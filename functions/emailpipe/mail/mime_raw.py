@@ -160,7 +160,7 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
         if eol < 0:
             return raw, False
         line = raw[pos : eol + 1]
-        if _HEADER_LINE.match(line):
+        if _HEADER_LINE.match(line) or _SPACED_HEADER.match(line):
             break
         if pos == 0 and line.startswith(b"From "):
             out.append(line)
@@ -173,6 +173,7 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
         return raw, False
     odd = changed = headers_after = known_after = 0
     previous = b""
+    boundary = None  # the boundary a Content-Type above declared, if any
     while True:
         eol = raw.find(b"\n", pos, limit)
         if eol < 0:
@@ -195,8 +196,7 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
                 headers_after += 1
                 known_after += _known_header(line, part_headers=False)
         else:
-            declared = _DECLARED_BOUNDARY.search(b"".join(out)) if line.startswith(b"--") else None
-            if declared and line[2:].startswith(declared.group(1).strip()):
+            if boundary and line.startswith(b"--" + boundary):
                 return raw, False  # a MIME delimiter: the body began without its blank line
             odd += 1
             if previous in (b"from", b"sender"):
@@ -204,6 +204,8 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
                 pos = eol + 1
                 continue
             line = b" " + line
+        if boundary is None and (declared := _DECLARED_BOUNDARY.search(line)):
+            boundary = declared.group(1).strip()
         out.append(line)
         pos = eol + 1
     if odd and (not known_after or headers_after < odd):
