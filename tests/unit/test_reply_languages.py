@@ -3,6 +3,7 @@ sign-offs, and the texts that must never be trimmed. Every sample here is writte
 
 from __future__ import annotations
 
+import time
 from email.message import EmailMessage
 
 import pytest
@@ -576,3 +577,35 @@ def test_bottom_posted_reply_keeps_its_text():
 def test_bottom_posted_reply_with_interleaved_answers_keeps_them():
     body = "> Can you pay on Friday?\nYes.\n\n> And the other invoice?\nNext week.\n"
     assert extract_reply(body) == "Yes.\n\nNext week."
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Hostile bodies: the new rules stay linear (each body here is near the 20,000-line cap)
+# --------------------------------------------------------------------------------------------------------------------
+
+HOSTILE = {
+    "unclosed_fence_then_fence_like_lines": "hi\n\n```\n" + "~~~x\n" * 19_000,
+    "fence_openers_only": "hi\n\n" + "~~~x\n" * 19_000,
+    "footers_over_a_quote": "hi\n\n" + "Sent from my iPhone\n\n" * 9_000 + "> q\n",
+    "footers_over_text_and_a_forward": "hi\n\n"
+    + "Sent from my iPhone\n\nx\n\n" * 6_000
+    + "---------- Forwarded message ---------\nFrom: a@example.com\n",
+    "sign_off_lines": "hi\n\n" + "Best regards,\n" * 19_000,
+    "name_lines_under_a_sign_off": "hi\n\nBest regards,\n" + "Jane Doe\n" * 19_000,
+    "pipe_lines": "hi\n\n" + "| a\n" * 19_000,
+    "indented_originals_at_the_top": 'On 8 May 2017 17:34, "A" <a@example.com> wrote:\n    x\n' * 9_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_body_is_extracted_in_bounded_time(name):
+    start = time.perf_counter()
+    extract_reply(HOSTILE[name])
+    assert time.perf_counter() - start < 5.0
+
+
+def test_many_blockquotes_under_forward_markers_render_in_bounded_time():
+    html = "<div>hi</div>" + "<div>Begin forwarded message:</div><blockquote type=cite>q</blockquote>" * 15_000
+    start = time.perf_counter()
+    html_to_reply_text(html)
+    assert time.perf_counter() - start < 5.0

@@ -275,7 +275,7 @@ def _follows_forward_marker(node: _Node) -> bool:
     if parent is None:
         return False
     siblings = parent.children
-    at = next((k for k in range(len(siblings) - 1, -1, -1) if siblings[k] is node), 0)
+    at = node.index
     for k in range(at - 1, max(-1, at - 6), -1):
         sibling = siblings[k]
         if isinstance(sibling, str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emailpipe.domain import reply_patterns as P
-from emailpipe.domain.reply_signature import fence_end, is_mobile_signature
+from emailpipe.domain.reply_signature import fences, is_mobile_signature
 
 # How far a wrapped attribution header may reach ("On <date>, <name> <\n<email>>\nwrote:").
 _HEADER_LOOKAHEAD = 6
@@ -360,15 +360,42 @@ def top_header_end(lines: list[str]) -> int | None:
     return header.end
 
 
-def _footer_over_original(lines: list[str], i: int, forward_subject: bool) -> bool:
+class _Below:
+    """What lies below a line, found once per body: where the next history starts and where the last quote is (so
+    many footer-like lines cost one scan, not one each)."""
+
+    __slots__ = ("lines", "forward_subject", "scanned_from", "history", "last_quote")
+
+    def __init__(self, lines: list[str], forward_subject: bool) -> None:
+        self.lines = lines
+        self.forward_subject = forward_subject
+        self.scanned_from = -1
+        self.history: tuple[int, str] | None = None
+        self.last_quote: int | None = None
+
+    def history_after(self, i: int) -> tuple[int, str] | None:
+        """find_history from line i + 1 on (a scan that found nothing before line i + 1 holds for i too)."""
+        known = self.scanned_from
+        if known < 0 or known > i + 1 or (self.history is not None and self.history[0] <= i):
+            self.history = find_history(self.lines, forward_subject=self.forward_subject, start=i + 1)
+            self.scanned_from = i + 1
+        return self.history
+
+    def quote_after(self, i: int) -> bool:
+        if self.last_quote is None:
+            self.last_quote = max((k for k, line in enumerate(self.lines) if is_quote(line)), default=-1)
+        return self.last_quote > i
+
+
+def _footer_over_original(lines: list[str], i: int, below: _Below) -> bool:
     """Line i, a paragraph of its own, is a mobile footer with text below it that holds no '>' quote and no forward:
     the client pasted the original under the footer unmarked ("Sent from my Galaxy", then the email replied to)."""
     if len(lines[i]) > 200 or not is_mobile_signature(lines[i]):
         return False
-    found = find_history(lines, forward_subject=forward_subject, start=i + 1)
+    found = below.history_after(i)
     if found is not None and found[1] == FORWARD:
         return False
-    return not any(is_quote(line) for line in lines[i + 1 :])
+    return not below.quote_after(i)
 
 
 def _drop_footer_above(out: list[tuple[int, str]]) -> None:
@@ -391,6 +418,8 @@ def strip_quotes(lines: list[str], *, forward_subject: bool = False) -> tuple[li
     n = len(lines)
     i = 0
     fenced_to = -1  # the line after the last code fence kept
+    fenced = fences(lines)
+    below_cache = _Below(lines, forward_subject)
     while i < n:
         line = lines[i]
         if is_quote(line):
@@ -403,18 +432,17 @@ def strip_quotes(lines: list[str], *, forward_subject: bool = False) -> tuple[li
             out.append((i, line))
             i += 1
             continue
-        if line.lstrip(" ")[:1] in ("`", "~"):
-            fence = fence_end(lines, i)
-            if fence is not None:
-                out.extend((k, lines[k]) for k in range(i, fence + 1))
-                i = fenced_to = fence + 1
-                continue
+        if i in fenced:
+            fence = fenced[i]
+            out.extend((k, lines[k]) for k in range(i, fence + 1))
+            i = fenced_to = fence + 1
+            continue
         if (
             0 < i < n - 1
             and _blank(lines[i - 1])
             and _blank(lines[i + 1])
             and len(out) > 1
-            and _footer_over_original(lines, i, forward_subject)
+            and _footer_over_original(lines, i, below_cache)
         ):
             state = QUOTED
             break

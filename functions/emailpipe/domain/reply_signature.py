@@ -151,30 +151,37 @@ def _capitalised(line: str) -> bool:
     return bool(words) and all(w[0].isupper() for w in words) and not line.rstrip().endswith(".")
 
 
-def fence_end(lines: list[str], i: int) -> int | None:
-    """The index of the line closing the Markdown code fence (```` ``` ```` or ``~~~``) opened at line i, or None.
+def fences(lines: list[str]) -> dict[int, int]:
+    """Markdown code fences (```` ``` ```` or ``~~~``): the line opening each closed fence -> the line closing it.
 
     A fenced block is what the sender pasted (a log, a shell session, code): its '>' and 'On … wrote:' lines are
-    content. An unclosed fence fences nothing.
+    content. An unclosed fence fences nothing. One pass over the lines.
     """
-    mark = lines[i].lstrip(" ")[:3]
-    if mark not in ("```", "~~~") or len(lines[i]) - len(lines[i].lstrip(" ")) > 3:
-        return None
-    for j in range(i + 1, len(lines)):
-        if lines[j].strip().startswith(mark) and not lines[j].strip().strip(mark[0]):
-            return j
-    return None
+    found: dict[int, int] = {}
+    opened = -1
+    mark = ""
+    for i, line in enumerate(lines):
+        head = line.lstrip(" ")
+        if head[:1] not in ("`", "~"):
+            continue
+        if opened < 0:
+            if head[:3] in ("```", "~~~") and len(line) - len(head) <= 3:
+                opened, mark = i, head[:3]
+        elif head.startswith(mark) and not head.strip().strip(mark[0]):
+            found[opened] = i
+            opened = -1
+    return found
 
 
 def _cut_at_dashes(lines: list[str]) -> list[str]:
     """Cut at the first '--' line that has content above it and a short block below it (RFC 3676 delimiter)."""
     seen_content = False
+    fenced = fences(lines)
     fenced_to = -1
     for i, line in enumerate(lines):
         if i <= fenced_to:
             continue
-        if line.lstrip(" ")[:1] in ("`", "~"):
-            fenced_to = fence_end(lines, i) or -1
+        fenced_to = fenced.get(i, -1)
         if P.SIG_DASHES_RE.match(line[:10]) and seen_content:
             if _content_count(lines[i + 1 :]) <= _MAX_DASH_SIG_LINES:
                 return lines[:i]
@@ -260,16 +267,7 @@ def _strip_contact_block(lines: list[str]) -> list[str] | None:
 
 def _fenced_floor(lines: list[str]) -> int:
     """One past the last line of the last closed code fence (0 without one): no signature starts above it."""
-    floor = 0
-    i = 0
-    while i < len(lines):
-        if lines[i].lstrip(" ")[:1] in ("`", "~"):
-            end = fence_end(lines, i)
-            if end is not None:
-                floor = i = end + 1
-                continue
-        i += 1
-    return floor
+    return max(fences(lines).values(), default=-1) + 1
 
 
 def _strip_sign_off_not_thanks(lines: list[str]) -> list[str] | None:
