@@ -132,9 +132,10 @@ _FORWARD_TEXT_RE = P.FORWARDED_RE
 
 
 class _Node:
-    __slots__ = ("tag", "attrs", "children", "parent", "mark")
+    __slots__ = ("tag", "attrs", "children", "parent", "mark", "index")
 
     def __init__(self, tag: str, attrs: dict[str, str], parent: _Node | None) -> None:
+        self.index = len(parent.children) if parent is not None else 0  # its place among its parent's children
         self.tag = tag
         self.attrs = attrs
         self.children: list[_Node | str] = []
