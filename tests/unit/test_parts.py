@@ -314,6 +314,26 @@ def test_stream_of_many_small_attributes_is_read_in_linear_time():
     assert time.perf_counter() - started < 0.5
 
 
+@pytest.mark.parametrize(
+    "props",
+    [
+        struct.pack("<I", 0xFFFFFFF0) + mapi(PT_LONG, 0x3705, 1),  # property count
+        mapi_list(struct.pack("<HHI", 0x1002, 0x6001, 0xFFFFFFF0) + bytes(8)),  # multi-valued shorts count
+        mapi_list(struct.pack("<HHII", PT_BINARY, 0x3701, 1, 0xFFFFFF00) + bytes(8)),  # a value's length
+    ],
+    ids=["properties", "multi-values", "length"],
+)
+def test_mapi_counts_larger_than_their_data_are_refused_at_once(props):
+    # tnefparse's decode_mapi would loop 4 billion times on the first two.
+    stream = tnef_stream(attribute(2, 0x9002, 6, bytes(14)), attribute(2, 0x9005, 6, props))
+
+    started = time.perf_counter()
+    with pytest.raises(tnef.TnefError):
+        tnef.unpack(stream)
+    assert time.perf_counter() - started < 0.1
+    assert [a.filename for a in parse_email(outlook_email(stream)).attachments] == ["winmail.dat"]
+
+
 def test_tnef_image_linked_from_its_html_body_is_a_decoration():
     winmail = tnef_stream(
         tnef_body(html='<p>Hi</p><p>-- <img src="cid:logo.png@01DA">Jan</p>', cpid=65001),

@@ -6,7 +6,7 @@ each attached file with its name, type and Content-ID, files of attached Outlook
 and the body as plain text or HTML where the stream carries one (an RTF-only body is reported, not converted).
 
 The MAPI property decoder is tnefparse's (`tnefparse.mapi.decode_mapi`: property types, named properties,
-multi-values, code pages), imported on the first TNEF part only: about 17 ms of import on top of the parser's
+multi-values, code pages), imported on the first TNEF part only: 20-25 ms of import on top of the parser's
 own modules, not paid by mail without one. The attribute stream around it (MS-OXTNEF 2.1.3: level, id, length,
 data, checksum) is read here rather than by `tnefparse.TNEF`, which copies the rest of the stream once per
 attribute (quadratic: a 40 MB stream of small attributes never ends), parses attached Outlook items with no
@@ -158,7 +158,7 @@ def _read(data: bytes, content: TnefContent, depth: int) -> None:
             elif attr == _ATT_ATTACH_TITLE:
                 current["title"] = value.split(b"\0", 1)[0].decode(oem, "replace")
             elif attr == _ATT_ATTACHMENT:
-                for prop in decode_mapi(value, oem):
+                for prop in decode_mapi(_checked(value), oem):
                     current.setdefault(prop.name, prop)
         elif level == _LVL_MESSAGE:
             if attr == _ATT_OEM_CODEPAGE and length >= 4:
@@ -166,7 +166,7 @@ def _read(data: bytes, content: TnefContent, depth: int) -> None:
             elif attr == _ATT_BODY:
                 body = value.split(b"\0", 1)[0]
             elif attr == _ATT_MSG_PROPS:
-                for prop in decode_mapi(value, oem):
+                for prop in decode_mapi(_checked(value), oem):
                     if prop.name == _PR_BODY:
                         body = prop.data
                     elif prop.name == _PR_BODY_HTML:
@@ -182,6 +182,72 @@ def _read(data: bytes, content: TnefContent, depth: int) -> None:
     content.text = _text(body, codec(cpid, oem))
     content.html = _text(html, codec(cpid, oem))
     content.rtf_only = rtf and content.text is None and content.html is None
+
+
+_FIXED_SIZES = {0x0002: 2, 0x000B: 2, 0x0003: 4, 0x0004: 4, 0x000A: 4, 0x0005: 8, 0x0006: 8, 0x0007: 8, 0x0014: 8}
+_FIXED_SIZES |= {0x0040: 8, 0x0048: 16}
+_VARIABLE = frozenset({0x0000, 0x000D, 0x001E, 0x001F, 0x0102})
+
+
+def _checked(data: bytes) -> bytes:
+    """`data` when every count in its property list fits in its bytes (MS-OXTNEF 2.1.3.4), else TnefError.
+
+    decode_mapi trusts the counts: a property count or a multi-value count of 4 billion in a few bytes makes it
+    loop (and allocate) 4 billion times. The layout is walked here first, as decode_mapi reads it.
+    """
+    end = len(data)
+
+    def u32(at: int) -> int:
+        if at + 4 > end:
+            raise TnefError("truncated MAPI property list")
+        return struct.unpack_from("<I", data, at)[0]
+
+    def fits(count: int, at: int, each: int) -> None:
+        if count * each > end - at:
+            raise TnefError("MAPI count larger than its data")
+
+    count = u32(0)
+    offset = 4
+    fits(count, offset, 8)
+    for _ in range(count):
+        if offset + 4 > end:
+            raise TnefError("truncated MAPI property list")
+        ptype, pid = struct.unpack_from("<HH", data, offset)
+        offset += 4
+        if pid >= 0x8000:  # a named property: GUID, kind, then an id or a name
+            kind = u32(offset + 16)
+            offset += 20
+            if kind == 0:
+                offset += 4
+            else:
+                length = u32(offset)
+                fits(length, offset + 4, 1)
+                offset += 4 + length + (-length % 4)
+        multi = 0
+        if ptype & 0x1000:
+            ptype ^= 0x1000
+            multi = u32(offset)
+            offset += 4
+            fits(multi, offset, 2)
+        values = multi or 1  # as decode_mapi reads them: a multi-value of count 0 is read as one value
+        if ptype in _FIXED_SIZES:
+            offset += values * _FIXED_SIZES[ptype] + (2 if _FIXED_SIZES[ptype] == 2 and values % 2 else 0)
+        elif ptype in _VARIABLE:
+            for _ in range(values):
+                items = 1
+                if not multi:
+                    items = u32(offset)
+                    offset += 4
+                    fits(items, offset, 4)
+                for _ in range(items):
+                    length = u32(offset)
+                    fits(length, offset + 4, 1)
+                    offset += 4 + length + (-length % 4)
+        else:
+            return data  # an unknown type: decode_mapi stops there too
+        if offset > end + 3:  # the last value's padding may be missing
+            raise TnefError("truncated MAPI property list")
+    return data
 
 
 def _add_file(entry: dict, content: TnefContent, depth: int, oem: str) -> None:
