@@ -486,7 +486,7 @@ def decode_header_bytes(data: bytes, hint: str | None = None) -> tuple[str, str]
 
 def has_raw_bytes(value: str) -> bool:
     """True when a header value as parsed holds raw 8-bit bytes (surrogate escapes)."""
-    return _SURROGATE.search(value) is not None
+    return not value.isascii() and _SURROGATE.search(value) is not None
 
 
 def first_declared_charset(raw: bytes) -> str | None:
@@ -503,7 +503,7 @@ def undo_surrogates(value: str, hint: str | None = None) -> tuple[str, str | Non
 
     `hint` is a charset the message declares elsewhere (its body, other headers' encoded words).
     """
-    if not _SURROGATE.search(value):
+    if value.isascii() or not _SURROGATE.search(value):
         return value, None
     data = value.encode("utf-8", "surrogateescape")
     text, codec = decode_header_bytes(data, hint)

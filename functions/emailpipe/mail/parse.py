@@ -37,6 +37,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC
+from email import errors
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
@@ -266,10 +267,7 @@ class _Parser:
 
     def parse(self) -> ParsedEmail:
         """Run every stage and decide accepted or rejected."""
-        raw, repaired = repair_header_block(self.raw, MAX_HEADER_BYTES)
-        if repaired:
-            self.defect("header_block_repaired")
-        raw, folded = repair_folded_boundaries(raw)
+        raw, folded = repair_folded_boundaries(self.raw)
         if folded:
             self.defect("folded_boundary")
         raw, cut = limit_nesting(raw, MAX_DEPTH)
@@ -282,6 +280,12 @@ class _Parser:
         if cut:
             self.defect("too_many_parts")
         msg = email.message_from_bytes(raw)
+        if not len(msg) or any(isinstance(d, errors.MissingHeaderBodySeparatorDefect) for d in msg.defects):
+            # The stdlib ended the headers on an odd line (or found none): mend the block and parse again.
+            raw, repaired = repair_header_block(raw, MAX_HEADER_BYTES)
+            if repaired:
+                self.defect("header_block_repaired")
+                msg = email.message_from_bytes(raw)
         plain_date = _plain_date(msg)
         # mail-parser is built only when an address header or the date is not plain: the stdlib reads plain ones
         # the same way, at a fraction of the cost, and most mail never needs mail-parser imported at all.
@@ -289,14 +293,17 @@ class _Parser:
         # The values as written (8-bit bytes surrogate-escaped): msg.get() turns them into U+FFFD.
         items = [(name, str(value)) for name, value in msg.raw_items()]
         headers = self._headers(items, raw)
-        first = {}
-        for name, value in headers:
-            first.setdefault(name.lower(), value)
+        first: dict[str, str] = {}
+        written: dict[str, list[str]] = {}
+        for (name, value), (_, raw_value) in zip(headers, items, strict=True):
+            key = name.lower()
+            first.setdefault(key, value)
+            written.setdefault(key, []).append(raw_value)
 
-        from_ = self._addresses(items, mp, "from")
-        to = self._addresses(items, mp, "to")
-        cc = self._addresses(items, mp, "cc")
-        reply_to = self._addresses(items, mp, "reply-to")
+        from_ = self._addresses(written.get("from", []), mp, "from")
+        to = self._addresses(written.get("to", []), mp, "to")
+        cc = self._addresses(written.get("cc", []), mp, "cc")
+        reply_to = self._addresses(written.get("reply-to", []), mp, "reply-to")
         seen: set[str] = set()
         recipients = []
         for address in to + cc:
@@ -384,7 +391,7 @@ class _Parser:
         data = b"\n".join(value.encode("utf-8", "surrogateescape") for value in eight_bit)
         return decode_header_bytes(data, self.charset_hint or first_declared_charset(raw))[1]
 
-    def _addresses(self, items: list[tuple[str, str]], mp: Any, header: str) -> tuple[Address, ...]:
+    def _addresses(self, raw_values: list[str], mp: Any, header: str) -> tuple[Address, ...]:
         """Return the addresses of a header: mail-parser's, plus any it dropped that the stdlib finds.
 
         From is the first From header that names a mailbox (`From: [??????]` then a real one: the real one),
@@ -392,7 +399,6 @@ class _Parser:
         To, Cc and Reply-To keep only mailboxes (`local@domain`).
         """
         hint = self.header_charset or self.charset_hint
-        raw_values = [value for name, value in items if name.lower() == header]
         values, comments = [], []
         for value in raw_values:
             value, dropped = _drop_name_comments(undo_surrogates(value, hint)[0])
