@@ -569,6 +569,30 @@ def test_attribution_at_the_top_over_an_indented_original_keeps_the_reply_below(
     assert extract_reply(body) == "Yes, yesterday.\n\n    paid: 2024-05-07"
 
 
+def test_quoted_line_rewrapped_without_its_marker_is_history():
+    quote = (
+        "> Hi, we checked the invoice you sent last week and the amount is wr\n"
+        "ong by ten euros.\n"
+        "> Can you send a corrected one? We would like to pay it before Friday\n"
+        "afternoon.\n"
+        ">\n"
+    )
+    body = f"{REPLY}\n\nOn Tue, Mar 5, 2024 at 9:14 AM Ann <ann@example.com> wrote:\n{quote}"
+    assert extract_reply(body) == REPLY
+
+
+def test_inline_answers_between_long_quoted_lines_stay():
+    body = (
+        "> Hi, we checked the invoice you sent last week and the amount is wrong\n"
+        "Yes, sorry about that.\n"
+        "> Can you send a corrected one? We would like to pay it before Friday?\n"
+        "\n"
+        "sure, it is attached.\n"
+        "> Thanks.\n"
+    )
+    assert extract_reply(body) == "Yes, sorry about that.\nsure, it is attached."
+
+
 def test_bottom_posted_reply_keeps_its_text():
     body = f"On Tue, Mar 5, 2024 at 9:14 AM Ann <ann@example.com> wrote:\n{QUOTED}\n\n{REPLY}\n"
     assert extract_reply(body) == REPLY

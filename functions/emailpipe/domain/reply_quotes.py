@@ -324,11 +324,23 @@ def _skip_quote_run(lines: list[str], i: int) -> int:
         # A broken link wrapped out of the quote ("_nonce=3dd518)", " (http://example.com/c/YzOTYzMmE) >").
         if i > 0 and is_quote(lines[i - 1]) and i + 1 < n and is_quote(lines[i + 1]):
             body = line.strip()
-            if "://" in body or " " not in body or body.endswith(">"):
+            if "://" in body or " " not in body or body.endswith(">") or _rewrapped(lines[i - 1], body):
                 i += 1
                 continue
         return i
     return i
+
+
+# Mail clients wrap quoted text at 70 to 78 columns; a quoted line this long may have lost its tail to the next line.
+_WRAP_AT = 70
+
+
+def _rewrapped(quoted: str, body: str) -> bool:
+    """`body`, unquoted between two quoted lines, is the tail of the quoted line above that a client re-wrapped
+    without its '>' ("> … Nullam pharetra d" / "ignissim odio?"): it starts in lower case and its first word would
+    not have fitted on that line. An answer written inline starts a sentence, or stands apart by a blank line."""
+    first = body.split(None, 1)[0]
+    return body[:1].islower() and len(quoted.rstrip()) + 1 + len(first) > _WRAP_AT and len(body) < len(quoted)
 
 
 def find_history(lines: list[str], *, forward_subject: bool = False, start: int = 0) -> tuple[int, str] | None:
