@@ -167,6 +167,11 @@ DATE_START_RE = lazy(
     0,
 )
 
+# Gmail's numeric attribution with the address left out: "2016-03-03 17:21 GMT+01:00 Jane Doe" (no colon after).
+DATE_GMT_NAME_RE = lazy(
+    lambda: r"^\s*(?:19|20)\d\d-\d\d-\d\d\s+\d{1,2}:\d\d\s+GMT[+-]\d{1,2}:?\d\d\s+[^\s:][^:]{0,80}?(?<![.!?])\s*$", 0
+)
+
 # A line that ends a sentence: terminal punctuation after a word longer than an abbreviation ("mar.", "Di., 5.").
 SENTENCE_END_RE = lazy(lambda: r"[^\W\d_]{5,}[.!?]\)?\s*$|[!?]\s*$", 0)
 
@@ -289,6 +294,9 @@ def strip_subject_prefixes(subject: str) -> str:
 # --- Quotes -----------------------------------------------------------------------------------------------------
 
 QUOTE_RE = lazy(lambda: r"^[ \t]{0,3}>", 0)
+# "| quoted text" as some webmails and forum gateways quote (reply_quotes.is_quote: not a line ending with a pipe,
+# which is a Markdown table row).
+PIPE_QUOTE_RE = lazy(lambda: r"^[ \t]{0,3}\|(?:[ \t]|$)", 0)
 # ">>> >>>  http://www.domain.com <<<" is decoration, not a quote.
 ARROW_DECORATION_RE = lazy(lambda: r"<<\s*$", 0)
 
@@ -299,6 +307,8 @@ SIG_DASHES_RE = lazy(lambda: r"^(?:--|—|––)\s*$", 0)
 SIG_SEPARATOR_RE = lazy(lambda: r"^\s*(?:(?:[-_—–]\s*){2,}|={10,}\s*)$", 0)
 # "-Abhishek Kona", "- roman", "-Lev.": a dash followed by a short name.
 DASH_NAME_RE = lazy(lambda: r"^\s{0,2}[-–—]\s?[^\W\d_][\w'’.\-]{0,24}(?:\s[^\W\d_][\w'’.\-]{0,24}){0,2}\s*$", 0)
+# "/Jens", "/ Kari Nordmann": a name signed with a slash (Scandinavian).
+SLASH_NAME_RE = lazy(lambda: r"^\s{0,2}/\s?[^\W\d_][\w'’.\-]{0,24}(?:\s[^\W\d_][\w'’.\-]{0,24}){0,2}\s*$", 0)
 LIST_ITEM_RE = lazy(lambda: r"^\s*(?:[-*•+–]|\d{1,3}[.)])\s", 0)
 
 

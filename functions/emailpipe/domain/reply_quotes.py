@@ -30,19 +30,11 @@ def _cap(line: str) -> str:
     return line[: P.MAX_LINE]
 
 
-# "| quoted text" as some webmails and forum gateways quote; a Markdown table row ("| a | b |") ends with a pipe.
-_PIPE_QUOTE_RE = P.lazy(lambda: r"^[ \t]{0,3}\|(?:[ \t]|$)", 0)
-# Gmail's numeric attribution with the address left out: "2016-03-03 17:21 GMT+01:00 Jane Doe".
-_DATE_GMT_NAME_RE = P.lazy(
-    lambda: r"^\s*(?:19|20)\d\d-\d\d-\d\d\s+\d{1,2}:\d\d\s+GMT[+-]\d{1,2}:?\d\d\s+[^\s:][^:]{0,80}?(?<![.!?])\s*$", 0
-)
-
-
 def is_quote(line: str) -> bool:
     """Return True for a '>'-quoted line (arrow decorations such as '>>> link <<<' are not quotes) or a '|'-quoted
     one."""
     if line[:4].lstrip(" \t")[:1] == "|":
-        return bool(_PIPE_QUOTE_RE.match(line)) and (line.strip() == "|" or not line.rstrip().endswith("|"))
+        return bool(P.PIPE_QUOTE_RE.match(line)) and (line.strip() == "|" or not line.rstrip().endswith("|"))
     return bool(P.QUOTE_RE.match(line)) and not P.ARROW_DECORATION_RE.search(_cap(line))
 
 
@@ -281,7 +273,7 @@ def _header_at(lines: list[str], i: int, forward_subject: bool = False) -> _Head
     header = _attribution_from_end(lines, i)
     if header is not None:
         return header
-    if line[:1].isdigit() and _DATE_GMT_NAME_RE.match(line):
+    if line[:1].isdigit() and P.DATE_GMT_NAME_RE.match(line):
         return _Header(i, i, hard=not _followed_by_quote(lines, i))
     return _date_email_before_quote(lines, i)
 

@@ -37,8 +37,6 @@ _SIGN_OFF_KINDS: dict[str, str] = {
     **{_phrase_key(w): _THANKS for w in every(THANKS_SIGN_OFFS)},
     **{_phrase_key(w): _SIGN_OFF for w in every(SIGN_OFFS)},
 }
-# "/Jens" (Scandinavian), "- Jane": a name alone on the last line, signed with a slash.
-_SLASH_NAME_RE = P.lazy(lambda: r"^\s{0,2}/\s?[^\W\d_][\w'’.\-]{0,24}(?:\s[^\W\d_][\w'’.\-]{0,24}){0,2}\s*$", 0)
 
 
 def _blank(line: str) -> bool:
@@ -126,7 +124,7 @@ def _strip_sign_off(lines: list[str], thanks: bool = True) -> list[str] | None:
 
 def _strip_slash_name(lines: list[str]) -> list[str] | None:
     """Strip "/Jens", the Scandinavian way of signing, on the last line below some text."""
-    if not _SLASH_NAME_RE.match(lines[-1][:80]) or _last_content(lines, len(lines) - 1) is None:
+    if not P.SLASH_NAME_RE.match(lines[-1][:80]) or _last_content(lines, len(lines) - 1) is None:
         return None
     return lines[:-1]
 
