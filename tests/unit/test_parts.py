@@ -254,28 +254,39 @@ def test_rtf_only_winmail_dat_without_other_body_is_kept_whole():
     "winmail",
     [
         b"not a TNEF stream at all",
-        tnef_stream(tnef_file(PDF, "cut.pdf"))[:-40],  # truncated inside the last attribute
-        b"\x78\x9f\x3e\x22\x00\x00" + struct.pack("<BHHI", 2, 0x9005, 6, 8) + b"\xff" * 8 + b"\0\0",
+        tnef_stream(attribute(2, 0x9002, 6, bytes(14)), attribute(2, 0x9005, 6, b"\xff" * 8)),  # broken MAPI list
+        tnef_stream(tnef_file(PDF, "cut.pdf"))[:-40],  # cut inside its only attachment's properties
     ],
-    ids=["garbage", "truncated", "broken-mapi"],
+    ids=["garbage", "broken-mapi", "truncated"],
 )
 def test_unreadable_winmail_dat_is_kept_whole(winmail):
     parsed = parse_email(outlook_email(winmail))
 
     assert parsed.status == "accepted"
-    kept = [a for a in parsed.attachments if a.filename == "winmail.dat"]
-    if kept:
-        assert kept[0].payload == winmail
-        assert {"tnef_unreadable", "tnef_empty"} & set(parsed.defects)
-    else:  # a damaged property list can still yield its files; nothing may be lost silently
-        assert "tnef_unpacked" in parsed.defects
+    assert [(a.filename, a.payload) for a in parsed.attachments][-1] == ("winmail.dat", winmail)
+    assert "tnef_unreadable" in parsed.defects or "tnef_damaged" in parsed.defects
 
 
-def test_garbage_and_truncated_streams_raise_tnef_error():
+def test_truncated_winmail_dat_gives_what_it_can_and_is_kept_too():
+    full = tnef_stream(tnef_file(PDF, "first.pdf"), tnef_file(b"x" * 500, "second.bin"))
+    cut = full[: len(full) - 300]  # inside the second file's data
+
+    parsed = parse_email(outlook_email(cut))
+
+    assert [a.filename for a in parsed.attachments] == ["first.pdf", "winmail.dat"]
+    assert parsed.attachments[0].payload == PDF and parsed.attachments[1].payload == cut
+    assert "tnef_damaged" in parsed.defects
+
+
+def test_line_break_after_the_stream_is_ignored():
+    content = tnef.unpack(tnef_stream(tnef_file(PDF, "a.pdf")) + b"\r\n")
+
+    assert [f.filename for f in content.files] == ["a.pdf"] and not content.damaged
+
+
+def test_not_a_tnef_stream_raises_tnef_error():
     with pytest.raises(tnef.TnefError):
         tnef.unpack(b"no signature")
-    with pytest.raises(tnef.TnefError):
-        tnef.unpack(tnef_stream(tnef_file(PDF, "cut.pdf"))[:-40])
 
 
 def test_attached_outlook_item_gives_its_files_and_its_body():

@@ -245,13 +245,12 @@ class Parts:
             self.defect("tnef_unreadable")
             return False
         if not content.files and content.text is None and content.html is None:
-            if not content.rtf_only:
-                self.defect("tnef_empty")
+            if content.damaged or not content.rtf_only:
+                self.defect("tnef_unreadable" if content.damaged else "tnef_empty")
                 return False
             # An RTF body, which is not converted: a rendering of the message's own body, if it has one.
             self._rtf_only_tnef.append(len(self.attachments))
             return False
-        self.defect("tnef_unpacked")
         for file in content.files:
             self._add_attachment(
                 file.filename or _file_name(file.content_id) or file.content_id,
@@ -264,6 +263,11 @@ class Parts:
             self._tnef_texts.append(content.text)
         if content.html is not None:
             self._tnef_htmls.append(content.html)
+        if content.damaged:
+            # Cut short (a truncated message): what could be read is added, and the winmail.dat is kept too.
+            self.defect("tnef_damaged")
+            return False
+        self.defect("tnef_unpacked")
         return True
 
     def _finish(self) -> None:

@@ -88,13 +88,15 @@ class TnefFile:
 class TnefContent:
     """What a TNEF stream holds: its files, its body (plain and/or HTML) and whether that body is RTF only."""
 
-    __slots__ = ("files", "html", "rtf_only", "text")
+    __slots__ = ("damaged", "files", "html", "rtf_only", "text")
 
     def __init__(self) -> None:
         self.files: list[TnefFile] = []
         self.text: str | None = None
         self.html: str | None = None
         self.rtf_only = False
+        # The stream ended inside an attribute (a truncated or damaged winmail.dat): what came before it was read.
+        self.damaged = False
 
 
 def codec(codepage: int | None, default: str = "cp1252") -> str:
@@ -109,7 +111,7 @@ def codec(codepage: int | None, default: str = "cp1252") -> str:
 
 
 def unpack(data: bytes) -> TnefContent:
-    """Read the files and body of a TNEF stream; raise TnefError when it is not one or is damaged."""
+    """Read the files and body of a TNEF stream; raise TnefError when it is not one or cannot be read."""
     content = TnefContent()
     try:
         _read(bytes(data), content, 0)
@@ -144,7 +146,8 @@ def _read(data: bytes, content: TnefContent, depth: int) -> None:
         attr, length = struct.unpack_from("<HxxI", data, offset + 1)
         start = offset + 9
         if start + length > end:
-            raise TnefError("truncated TNEF attribute")
+            content.damaged = True
+            break
         value = data[start : start + length]
         offset = start + length + 2  # the checksum, which Exchange does not always get right, is not checked
         if attr == _ATT_ATTACH_REND_DATA or (level == _LVL_ATTACHMENT and current is None):
@@ -158,25 +161,29 @@ def _read(data: bytes, content: TnefContent, depth: int) -> None:
             elif attr == _ATT_ATTACH_TITLE:
                 current["title"] = value.split(b"\0", 1)[0].decode(oem, "replace")
             elif attr == _ATT_ATTACHMENT:
-                for prop in decode_mapi(_checked(value), oem):
+                exact = _checked(value)
+                for prop in decode_mapi(value, oem):
                     current.setdefault(prop.name, prop)
+                if _PR_ATTACH_DATA in exact:
+                    current.setdefault("exact", exact[_PR_ATTACH_DATA])
         elif level == _LVL_MESSAGE:
             if attr == _ATT_OEM_CODEPAGE and length >= 4:
                 oem = codec(struct.unpack_from("<I", value)[0])
             elif attr == _ATT_BODY:
                 body = value.split(b"\0", 1)[0]
             elif attr == _ATT_MSG_PROPS:
-                for prop in decode_mapi(_checked(value), oem):
+                exact = _checked(value)
+                for prop in decode_mapi(value, oem):
                     if prop.name == _PR_BODY:
                         body = prop.data
                     elif prop.name == _PR_BODY_HTML:
-                        html = prop.data if isinstance(prop.data, str) else b"".join(prop.raw_data).rstrip(b"\0")
+                        html = prop.data if isinstance(prop.data, str) else exact.get(_PR_BODY_HTML, b"").rstrip(b"\0")
                     elif prop.name == _PR_RTF_COMPRESSED:
                         rtf = True
                     elif prop.name == _PR_INTERNET_CPID and isinstance(prop.data, int):
                         cpid = prop.data
-    if data[offset:].strip(b"\0"):
-        raise TnefError("truncated TNEF attribute")  # bytes left that are neither an attribute nor padding
+    if data[offset:].strip(b"\r\n\t \0"):
+        content.damaged = True  # cut inside an attribute's header; a line break or padding after the stream is fine
     for entry in files:
         _add_file(entry, content, depth, oem)
     content.text = _text(body, codec(cpid, oem))
@@ -189,13 +196,16 @@ _FIXED_SIZES |= {0x0040: 8, 0x0048: 16}
 _VARIABLE = frozenset({0x0000, 0x000D, 0x001E, 0x001F, 0x0102})
 
 
-def _checked(data: bytes) -> bytes:
-    """`data` when every count in its property list fits in its bytes (MS-OXTNEF 2.1.3.4), else TnefError.
+def _checked(data: bytes) -> dict[int, bytes]:
+    """Check that every count of a property list fits in its bytes (MS-OXTNEF 2.1.3.4), else raise TnefError;
+    return the exact bytes of its single-valued binary and object properties by property id.
 
     decode_mapi trusts the counts: a property count or a multi-value count of 4 billion in a few bytes makes it
-    loop (and allocate) 4 billion times. The layout is walked here first, as decode_mapi reads it.
+    loop (and allocate) 4 billion times. The layout is walked here first, as decode_mapi reads it. decode_mapi
+    also returns values with their padding to 4 bytes, the length they had being lost: a file's last bytes.
     """
     end = len(data)
+    exact: dict[int, bytes] = {}
 
     def u32(at: int) -> int:
         if at + 4 > end:
@@ -242,12 +252,14 @@ def _checked(data: bytes) -> bytes:
                 for _ in range(items):
                     length = u32(offset)
                     fits(length, offset + 4, 1)
+                    if not multi and items == 1 and ptype in (0x0102, 0x000D) and pid < 0x8000:
+                        exact.setdefault(pid, data[offset + 4 : offset + 4 + length])
                     offset += 4 + length + (-length % 4)
         else:
-            return data  # an unknown type: decode_mapi stops there too
+            return exact  # an unknown type: decode_mapi stops there too
         if offset > end + 3:  # the last value's padding may be missing
             raise TnefError("truncated MAPI property list")
-    return data
+    return exact
 
 
 def _add_file(entry: dict, content: TnefContent, depth: int, oem: str) -> None:
@@ -258,7 +270,7 @@ def _add_file(entry: dict, content: TnefContent, depth: int, oem: str) -> None:
     prop = entry.get(_PR_ATTACH_DATA)
     method = entry.get(_PR_ATTACH_METHOD)
     if prop is not None and (data is None or (method is not None and method.data == _ATTACH_EMBEDDED_MSG)):
-        data = b"".join(prop.raw_data)  # the decoder pads values to 4 bytes; padding is kept rather than guessed at
+        data = entry.get("exact", b"".join(prop.raw_data))
     if data is None:
         return
     if data.startswith(_IMESSAGE_SIG) or (method is not None and method.data == _ATTACH_EMBEDDED_MSG):
@@ -268,11 +280,15 @@ def _add_file(entry: dict, content: TnefContent, depth: int, oem: str) -> None:
         item = TnefContent()
         _read(inner, item, depth + 1)
         content.files.extend(item.files)
+        content.damaged = content.damaged or item.damaged
         title = (name or "attached item").strip()
         if item.html:
             content.files.append(TnefFile(f"{title}.html", "text/html", item.html.encode("utf-8"), None))
         elif item.text:
             content.files.append(TnefFile(f"{title}.txt", "text/plain", item.text.encode("utf-8"), None))
+        elif not item.files:
+            # An item with neither body nor files (a contact, a distribution list): kept as the TNEF it is.
+            content.files.append(TnefFile(f"{title}.dat", "application/ms-tnef", inner, None))
         return
     mime = _prop_text(entry, _PR_ATTACH_MIME_TAG).lower().partition(";")[0].strip()
     if "/" not in mime:
