@@ -401,3 +401,19 @@ def test_a_sender_without_at_sign_is_still_reported_for_the_inbound_path_to_reje
     parsed = parse_email(lines("From: postmaster", "", "text", ""))
 
     assert parsed.sender == Address(name="", email="postmaster")
+
+
+def test_an_unlabelled_body_is_read_in_the_charset_of_the_raw_headers():
+    raw = lines(
+        b"From: " + "王小明".encode("gbk") + b" <wang@example.cn>",
+        b"Subject: " + "报价".encode("gbk"),
+        b"Content-Type: text/plain",
+        b"Content-Transfer-Encoding: 8bit",
+        b"",
+        "请查收报价单，谢谢。".encode("gbk"),
+        b"",
+    )
+
+    parsed = parse_email(raw)
+
+    assert parsed.text.strip() == "请查收报价单，谢谢。"

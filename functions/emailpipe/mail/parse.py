@@ -311,7 +311,9 @@ class _Parser:
                 seen.add(address.email.lower())
                 recipients.append(address)
 
-        parts = Parts(self.defect, self.charset_hint)
+        # The charset the client wrote its raw header bytes in is the next best guess for an unlabelled body.
+        header_hint = self.header_charset if self.header_charset not in (None, "utf_8", "cp1252") else None
+        parts = Parts(self.defect, self.charset_hint or header_hint)
         parts.walk(msg)
         text = "\n".join(parts.texts) if parts.texts else None
         html = "\n".join(parts.htmls) if parts.htmls else None
