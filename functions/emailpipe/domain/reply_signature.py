@@ -156,6 +156,9 @@ def fences(lines: list[str]) -> dict[int, int]:
     content. An unclosed fence fences nothing. One pass over the lines.
     """
     found: dict[int, int] = {}
+    blob = "\n".join(lines)
+    if "```" not in blob and "~~~" not in blob:
+        return found  # most bodies: no fence, and no per-line work
     opened = -1
     mark = ""
     for i, line in enumerate(lines):
@@ -171,10 +174,10 @@ def fences(lines: list[str]) -> dict[int, int]:
     return found
 
 
-def _cut_at_dashes(lines: list[str]) -> list[str]:
-    """Cut at the first '--' line that has content above it and a short block below it (RFC 3676 delimiter)."""
+def _cut_at_dashes(lines: list[str], fenced: dict[int, int]) -> list[str]:
+    """Cut at the first '--' line that has content above it and a short block below it (RFC 3676 delimiter), outside
+    the code fences `fenced` (fences(lines))."""
     seen_content = False
-    fenced = fences(lines)
     fenced_to = -1
     for i, line in enumerate(lines):
         if i <= fenced_to:
@@ -263,11 +266,6 @@ def _strip_contact_block(lines: list[str]) -> list[str] | None:
     return None
 
 
-def _fenced_floor(lines: list[str]) -> int:
-    """One past the last line of the last closed code fence (0 without one): no signature starts above it."""
-    return max(fences(lines).values(), default=-1) + 1
-
-
 def _strip_sign_off_not_thanks(lines: list[str]) -> list[str] | None:
     return _strip_sign_off(lines, thanks=False)
 
@@ -294,8 +292,9 @@ def strip_signature(lines: list[str], *, thanks: bool = True) -> list[str]:
     lines = _trim(lines)
     if _at_most_one_content(lines):
         return lines
-    floor = _fenced_floor(lines)
-    cut = _cut_at_dashes(lines)
+    fenced = fences(lines)
+    floor = max(fenced.values(), default=-1) + 1  # no signature starts above the end of the last code fence
+    cut = _cut_at_dashes(lines, fenced)
     if _first_content(cut) < len(cut) and len(cut) >= floor:
         lines = _trim(cut)
     for _ in range(20):  # each pass removes one trailing element; bounded for safety
