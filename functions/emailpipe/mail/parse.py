@@ -11,9 +11,13 @@ tree, so the bytes are never parsed twice. What each field comes from, and why:
   mail-parser first: its address lexer decodes RFC 2047 display names in context, reads an address used as
   a display name as a name, and its date parser copes with many broken dates. It drops addresses without an
   `@` and everything after the first header of a name, so the stdlib `getaddresses` over every raw header
-  fills the gaps (defect `address_recovered:<header>`).
+  fills the gaps (defect `address_recovered:<header>`). Raw 8-bit bytes are decoded before an address
+  header is read (mail-parser would show them as escapes, so it is not used for that header); comments are
+  not part of a display name (`_drop_name_comments`); the sender is the first From header that names a
+  mailbox; To, Cc and Reply-To keep only `local@domain` (defect `address_invalid:<header>`).
 * Headers, Subject, Message-ID, In-Reply-To, References: our own decoder over `raw_items()` (mail-parser
-  adds nothing there but keeps folds and returns undecodable 8-bit bytes as `\\udcXX` escapes).
+  adds nothing there but keeps folds and returns undecodable 8-bit bytes as `\\udcXX` escapes). Raw 8-bit
+  header bytes are read together in one charset (`_header_charset`, see mime_text.decode_header_bytes).
 * Bodies and attachments: our own iterative walk of the stdlib tree, which is authoritative. mail-parser
   decodes unknown charsets to U+FFFD, puts parts with no filename and no Content-ID in `text_not_managed`,
   and hands attachments back as base64 text; the walk keeps the real bytes, decodes text with
@@ -24,6 +28,8 @@ and costs about 20 us per part: the size is checked first (too_large), then the 
 (headers_too_large over MAX_HEADER_BYTES); a `boundary=` folded mid-value is unfolded; multiparts nested
 deeper than MAX_DEPTH are neutralised and attached messages past the MAX_DEPTH-th are kept as opaque
 parts (defect too_deep); and the message is cut after MAX_DELIMITER_LINES `--` lines (too_many_parts).
+When the stdlib ends the headers on an odd line (its MissingHeaderBodySeparatorDefect) or finds none, the
+header block is mended (mime_raw.repair_header_block, defect header_block_repaired) and parsed again.
 
 Cost, measured by benchmarks/bench_parse.py: the whole of parse_email (compat32 parse, mail-parser where
 needed, walk, decoding) takes less CPU than `email.message_from_bytes(raw, policy=policy.default)` alone,
