@@ -471,6 +471,32 @@ def test_apple_mail_html_with_an_image_between_two_html_parts():
     assert [(a.filename, a.inline) for a in parsed.attachments] == [("IMG_1234.jpeg", False)]
 
 
+def test_raw_8_bit_file_name_is_decoded_not_replaced():
+    # Clients that skip RFC 2231/2047 write the name's bytes as they are: here UTF-8 and, in a Latin-1 mail, Latin-1.
+    for charset, name in (("utf-8", "Hofjägerallee Schaden.jpg"), ("iso-8859-1", "Wölbung.jpg")):
+        raw = (
+            b"From: a@example.org\nTo: s@help.example.com\nSubject: x\nMIME-Version: 1.0\n"
+            b'Content-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Type: text/plain; charset='
+            + charset.encode()
+            + b'\n\nphoto\n--B\nContent-Type: image/jpeg\nContent-Disposition: attachment; filename="'
+            + name.encode(charset)
+            + b'"\nContent-Transfer-Encoding: base64\n\n/9j/4AAQ\n--B--\n'
+        )
+
+        assert [a.filename for a in parse_email(raw).attachments] == [name]
+
+
+def test_attached_email_is_named_after_its_8_bit_subject():
+    inner = "From: 王 <w@example.cn>\nSubject: 转发：服务水平\nContent-Type: text/plain; charset=gbk\n\n正文\n"
+    raw = (
+        b"From: a@example.org\nTo: s@help.example.com\nSubject: fwd\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Type: text/plain\n\nsee attached\n'
+        b"--B\nContent-Type: message/rfc822\n\n" + inner.encode("gbk") + b"--B--\n"
+    )
+
+    assert [a.filename for a in parse_email(raw).attachments] == ["转发：服务水平.eml"]
+
+
 # --- signature decoration -----------------------------------------------------------------------------------------
 
 SIGNATURE_HTML = (

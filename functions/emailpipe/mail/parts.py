@@ -27,9 +27,10 @@ from emailpipe.mail.mime_text import (
     clean_line,
     decode_bytes,
     decode_header_value,
-    decode_words,
     html_meta_charset,
     lookup,
+    part_filename,
+    raw_header,
     undo_surrogates,
 )
 from emailpipe.records import Record
@@ -160,16 +161,16 @@ class Parts:
         if ctype == DEPTH_LIMITED_MESSAGE:
             # An attached message past the nesting limit: kept whole, as the bytes it was sent as.
             payload = part.get_payload(decode=True) or b""
-            self._add_attachment(part.get_filename(), "message/rfc822", payload, None, part.get_content_disposition())
+            filename = part_filename(part, self.charset_hint)
+            self._add_attachment(filename, "message/rfc822", payload, None, part.get_content_disposition())
             return
         self._leaf(part, ctype, in_attachment, parent_type)
 
     def _leaf(self, part: Message, ctype: str, in_attachment: bool, parent_type: str) -> None:
         """Keep a non-multipart part as text/html body or as an attachment."""
         disposition = part.get_content_disposition()
-        filename = part.get_filename()
-        if filename:
-            filename = decode_words(undo_surrogates(filename)[0])[0]
+        # RFC 2231 and 2047 names, and raw 8-bit ones (which get_filename() turns into U+FFFD), decoded.
+        filename = part_filename(part, self.charset_hint)
         if ctype in ("text/plain", "text/html") and not in_attachment and disposition != "attachment" and not filename:
             data = part.get_payload(decode=True) or b""
             charset = part.get_content_charset()
@@ -209,9 +210,12 @@ class Parts:
             except Exception:  # the generator rejects some malformed trees; the text form survives
                 pieces.append(sub.as_string().encode("utf-8", "surrogateescape"))
         payload = b"\n".join(pieces)
-        filename = part.get_filename()
+        filename = part_filename(part, self.charset_hint)
         if not filename and ctype == "message/rfc822" and pieces:
-            subject = decode_header_value(str(part.get_payload(0).get("Subject", "")))[0]
+            inner = part.get_payload(0)
+            # raw_header keeps raw 8-bit bytes (get() makes them U+FFFD), read with the attached email's charset.
+            hint = next((charset for charset in inner.get_charsets() if charset), None) or self.charset_hint
+            subject = decode_header_value(raw_header(inner, "subject") or "", hint)[0]
             filename = f"{subject[:100]}.eml" if subject else None
         self._add_attachment(filename, ctype, payload, None, part.get_content_disposition())
 
