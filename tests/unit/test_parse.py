@@ -173,6 +173,7 @@ def test_attachment_bytes_and_sha256_are_the_real_bytes():
             "content_type": "application/octet-stream",
             "size": len(payload),
             "sha256": hashlib.sha256(payload).hexdigest(),
+            "inline": False,
         }
     ]
 

@@ -19,7 +19,7 @@ import pytest
 from emailpipe.domain.attachments import DECORATION_MAX_BYTES, image_size, is_decoration
 from emailpipe.inbound.logic import _store_attachments
 from emailpipe.mail import tnef
-from emailpipe.mail.parse import parse_email
+from emailpipe.mail.parse import parse_email, parse_report
 
 # --- samples ------------------------------------------------------------------------------------------------------
 
@@ -578,3 +578,15 @@ def test_is_decoration_needs_an_image_small_in_bytes_and_pixels():
     assert not is_decoration("image/png", DECORATION_MAX_BYTES + 1, png(200, 60))
     assert not is_decoration("image/png", 4_000, png(1024, 768))
     assert not is_decoration("application/pdf", 4_000, b"%PDF")
+
+
+def test_emailpipe_parse_report_tells_a_signature_logo_from_a_listed_attachment():
+    winmail = tnef_stream(
+        tnef_body(html='<p>Hi</p><p>-- <img src="cid:logo.png@01DA">Jan</p>', cpid=65001),
+        tnef_file(png(120, 40), "logo.png", mime="image/png", cid="logo.png@01DA"),
+        tnef_file(PDF, "offer.pdf"),
+    )
+
+    report = parse_report(exchange_only_tnef(winmail))
+
+    assert [(a["filename"], a["inline"]) for a in report["attachments"]] == [("logo.png", True), ("offer.pdf", False)]

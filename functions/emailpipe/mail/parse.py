@@ -582,7 +582,13 @@ def parse_report(raw: bytes, *, delimiter: bool = True) -> dict:
             "token": _token(parsed),
             "text": text,
             "attachments": [
-                {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
+                {
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                    "inline": a.inline,  # signature decoration: kept, not listed on the stored message
+                }
                 for a in parsed.attachments
             ],
             "defects": list(parsed.defects),
