@@ -21,11 +21,30 @@ MAX_LINES = 20_000
 MAX_HTML_CHARS = 2_000_000
 
 
+# Invisible format characters that right-to-left clients put around a line (Apple Mail in Arabic or Hebrew wraps
+# "أُرسلت من الـ iPhone" in U+202B ... U+202C) and that a blank line may consist of (a lone zero-width space): at a
+# line's ends they hide a footer or header from the rules and keep an empty line from reading as blank.
+_EDGE_MARKS = "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
+_EDGE_STRIP = _EDGE_MARKS + " \t\u00a0"
+
+
+def _unmark(line: str) -> str:
+    """The line without the format characters (and the spaces among them) at its ends; its indentation kept."""
+    core = line.strip()
+    if core[:1] not in _EDGE_MARKS and core[-1:] not in _EDGE_MARKS:
+        return line
+    indent = line[: len(line) - len(line.lstrip())]
+    core = core.strip(_EDGE_STRIP)
+    return indent + core if core else ""
+
+
 def _lines(text: str) -> list[str]:
     if len(text) > MAX_TEXT_CHARS:
         text = text[:MAX_TEXT_CHARS]
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n", MAX_LINES)
-    return lines[:MAX_LINES]
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n", MAX_LINES)[:MAX_LINES]
+    if any(mark in text for mark in _EDGE_MARKS):
+        lines = [_unmark(line) for line in lines]
+    return lines
 
 
 def _delimiter_index(lines: list[str]) -> int | None:

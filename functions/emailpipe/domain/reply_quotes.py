@@ -118,8 +118,11 @@ def _from_line_alone(lines: list[str], i: int) -> bool:
     return i > 0 and (_blank(lines[i - 1]) or P.is_separator(_cap(lines[i - 1])))
 
 
-def _attribution_from_start(lines: list[str], i: int) -> int | None:
-    """Return the end line of an 'On <date> ... wrote:' header that starts at line i (possibly wrapped), or None."""
+def _attribution_from_start(lines: list[str], i: int, inner: bool = False) -> int | None:
+    """Return the end line of an 'On <date> ... wrote:' header that starts at line i (possibly wrapped), or None.
+
+    inner: the call that checks whether a later line opens a header by itself (it looks no further down itself, so
+    the work stays linear in the lookahead)."""
     first = _cap(lines[i])
     if not P.starts_attribution(first):
         return None
@@ -137,6 +140,16 @@ def _attribution_from_start(lines: list[str], i: int) -> int | None:
             continue
         if j > i and P.SENTENCE_END_RE.search(parts[-1]):
             return None  # the line above ended a sentence: it was ordinary text, not a wrapped header
+        if (
+            j > i
+            and not inner
+            and not parts[-1].endswith(",")
+            and P.starts_attribution(line)
+            and _attribution_from_start(lines, j, inner=True) is not None
+        ):
+            # "Il est signalé ..." (a reply line opening with a start word) above "Le mar. 30 avr. ... a écrit :":
+            # the header starts on the line that is one by itself
+            return None
         if j > i and is_quote(line):
             # a wrapped "> wrote:" tail (Polymail) is part of the header; any other quote ends the search
             stripped = line.lstrip(" \t>")

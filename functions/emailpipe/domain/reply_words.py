@@ -30,6 +30,7 @@ ATTRIBUTION_STARTS: Words = {
     "el": ("Στις",),
     "vi": ("Vào", "Ngày"),
     "id": ("Tanggal", "Pada"),
+    "ar": ("في",),
 }
 
 # Verbs that close (or sit inside) an attribution line, as whole words ("wrote", "a écrit", "schrieb").
@@ -41,7 +42,8 @@ ATTRIBUTION_VERBS: Words = {
     "pt": ("escreveu", "escrito"),
     "it": ("ha scritto", "scrisse"),
     "nl": ("schreef", "het volgende geschreven", "heeft geschreven"),
-    "pl": ("pisze", "napisał", "napisała", "napisał(a)", "napisal"),
+    # Apple Mail: "Wiadomość napisana przez Jan <jan@example.pl> w dniu 17.01.2023, o godz. 11:09:"
+    "pl": ("pisze", "napisał", "napisała", "napisał(a)", "napisal", "napisana przez"),
     "ru": ("написал", "написала", "написал(а)", "пишет", "писал"),
     "uk": ("написав", "написала", "пише"),
     "sv": ("skrev",),
@@ -55,6 +57,7 @@ ATTRIBUTION_VERBS: Words = {
     "el": ("έγραψε",),
     "vi": ("đã viết",),
     "id": ("menulis",),
+    "ar": ("كتب", "كتبت"),
 }
 
 # The same for CJK clients, found anywhere (no word boundaries); here a space stands for optional whitespace.
@@ -450,7 +453,8 @@ MOBILE_FOOTERS: Words = {
         r"hanki outlook .{0,40}",
     ),
     "cs": (r"odesláno z .{1,80}",),
-    "hu": (r"küldve .{1,60}",),
+    "hu": (r"küldve .{1,60}", r"(?:az )?(?:\w{1,20} )?\S{1,30}?(?:ról|ről) küldve\.?"),  # "Az iPhone-omról küldve"
+    "ar": (r"(?:أُرسلت|أرسلت|أرسل|مرسل|مُرسل|تم الإرسال) (?:من|عبر|بواسطة) .{1,60}",),  # "أُرسلت من الـ iPhone"
     "tr": (r"(?:iphone|ipad|android)['’]?\s*(?:dan|den|tan|ten) gönderildi.{0,20}",),
     "ro": (r"trimis de pe .{1,80}",),
 }

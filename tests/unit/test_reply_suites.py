@@ -1,0 +1,117 @@
+"""Reply extraction: classes found by widening the reply proxy with more public parser suites (issue 14, round 2):
+right-to-left clients' invisible marks, Arabic / Polish Apple Mail / Hungarian headers and footers, a reply line
+that opens with an attribution start word. Every sample here is written for this file."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from emailpipe.domain.reply import extract_from_message, extract_reply
+
+ORIGINAL = "Hi,\nplease find the corrected invoice attached.\nKind regards,\nBilling"
+
+# --------------------------------------------------------------------------------------------------------------------
+# Right-to-left clients: Apple Mail wraps its footer and attribution in embedding marks (U+202B ... U+202C)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def test_arabic_iphone_footer_in_embedding_marks_goes():
+    body = "شكرا، وصلت الفاتورة.\n\n\u202bأُرسلت من الـ iPhone\u202c  \n\u200b\n"
+    assert extract_reply(body) == "شكرا، وصلت الفاتورة."
+
+
+def test_arabic_attribution_in_marks_with_unmarked_original_goes():
+    body = (
+        "سأدفع يوم الجمعة.\n\n"
+        "\u202bفي ١٢\u200f/٠٣\u200f/٢٠٢٥ الساعة ٩:١٥ ص، كتب \u200fسارة \u200f<sara@example.com>:\u202c\n\n"
+        "مرحبا، الفاتورة مرفقة."
+    )
+    assert extract_reply(body) == "سأدفع يوم الجمعة."
+
+
+def test_arabic_attribution_with_quote():
+    body = "تم الدفع.\n\nفي الأحد، ٤ مايو ٢٠٢٥، ١٠:٢٠ ص سارة <sara@example.com> كتب:\n\n> الفاتورة مرفقة."
+    assert extract_reply(body) == "تم الدفع."
+
+
+def test_hebrew_text_with_marks_inside_lines_is_kept_whole():
+    body = "שלום,\n\u200fהחשבונית \u200eINV-22\u200e התקבלה.\nתודה"
+    assert "\u200eINV-22\u200e" in extract_reply(body)
+
+
+def test_a_line_of_only_zero_width_space_is_blank():
+    assert extract_reply("Paid today.\n\u200b\n\u200b\nSent from my iPhone") == "Paid today."
+
+
+def test_arabic_sentence_starting_with_fi_is_not_a_header():
+    body = "في الحقيقة لم تصلني الفاتورة حتى الآن:\nهل يمكن إرسالها مرة أخرى؟"
+    assert extract_reply(body) == body
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# More attribution lines and mobile footers
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def test_polish_apple_mail_attribution():
+    body = (
+        "Dziękuję, zapłacę w piątek.\n\n"
+        "Wiadomość napisana przez Anna Nowak <anna@example.pl> w dniu 03.04.2025, o godz. 14:12:\n\n" + ORIGINAL
+    )
+    assert extract_reply(body) == "Dziękuję, zapłacę w piątek."
+
+
+def test_polish_apple_mail_attribution_with_quote():
+    body = (
+        "Zapłacone.\n\nWiadomość napisana przez anna@example.pl w dniu 3 kwi 2025, o godz. 09:05:\n\n"
+        "> Faktura w załączniku."
+    )
+    assert extract_reply(body) == "Zapłacone."
+
+
+@pytest.mark.parametrize("footer", ["Az iPhone-omról küldve", "Az Androidos telefonomról küldve"])
+def test_hungarian_mobile_footer_over_unmarked_thread(footer):
+    body = f"Rendben, köszönöm.\n{footer}\n\njane@example.com wrote:\n\n{ORIGINAL}"
+    assert extract_reply(body) == "Rendben, köszönöm."
+
+
+@pytest.mark.parametrize("footer", ["أُرسلت من جهاز Samsung", "مرسل من iPhone"])
+def test_arabic_mobile_footers(footer):
+    assert extract_reply(f"حسنا.\n\n{footer}") == "حسنا."
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# A reply line that opens with a start word ("Il", "Le", "Am", "On") directly above a real attribution line
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("last", "header"),
+    [
+        ("Il est toujours impossible de payer", "Le mar. 8 avr. 2025, 10:14, Service Clients a écrit :"),
+        ("On the invoice page nothing loads", "On Tue, Apr 8, 2025 at 10:14 AM Billing <billing@example.com> wrote:"),
+        ("Am Ende fehlt die Seite zwei", "Am 08.04.2025 um 10:14 schrieb Billing <billing@example.com>:"),
+    ],
+)
+def test_reply_line_with_start_word_above_a_header_is_kept(last, header):
+    body = f"The invoice page is broken.\n{last}\n{header}\n\n    Hi, your invoice is ready."
+    assert extract_reply(body) == f"The invoice page is broken.\n{last}"
+
+
+def test_wrapped_attribution_still_joins():
+    body = "Paid.\n\nOn Tue, Apr 8, 2025 at 10:14 AM Billing <billing@example.com>\nwrote:\n\n> Hi, your invoice."
+    assert extract_reply(body) == "Paid."
+
+
+def test_header_made_of_start_word_lines_stays_linear():
+    body = "Reply.\n" + "On it, on 2025-04-08 10:14\n" * 20_000 + "wrote:\n> x"
+    started = time.perf_counter()
+    extract_reply(body)
+    assert time.perf_counter() - started < 5
+
+
+def test_html_arabic_footer_in_marks():
+    html = "<div dir='rtl'>شكرا.<br><br>\u202bأُرسلت من الـ iPhone\u202c</div>"
+    assert extract_from_message(None, html) == "شكرا."
