@@ -116,6 +116,13 @@ _KNOWN_HEADERS = frozenset(
 )
 _KNOWN_PREFIXES = (b"x-", b"content-", b"list-", b"resent-", b"arc-")
 _DECLARED_BOUNDARY = rb"""(?i)boundary[ \t]*=[ \t]*["']?([^"';\r\n]+)"""
+# Headers an odd line is never folded into, but dropped after: the author (it would add or change a mailbox) and
+# the verdicts a receiving server writes above the sender's headers (the sender's first line, folded into the last
+# of them, would add `dmarc=pass` to the provider's own Authentication-Results; see domain/trust.py).
+_NEVER_CONTINUED = frozenset(
+    b"from sender return-path received-spf authentication-results arc-authentication-results dkim-signature".split()
+)
+_NEVER_CONTINUED_PREFIXES = (b"x-ses-", b"arc-")
 # Lines a message may start with before its headers (a separator such as `---- Original email message ----`,
 # blank lines): more than this is not a misplaced line but a message without headers.
 _MAX_LEADING_LINES = 3
@@ -143,8 +150,9 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
     line; so does this, but only when real headers follow. Within the first `limit` bytes and before the
     first blank line: an odd line becomes a continuation of the header above it (it mostly is one, an
     unindented fold of Received, References or a boundary), up to three lines before the first header are
-    dropped (a separator line, blank lines), and `Name :` loses its spaces; an odd line after From or
-    Sender is dropped instead, so that it never adds to the author. Odd lines are mended only when
+    dropped (a separator line, blank lines), and `Name :` loses its spaces; an odd line after From,
+    Sender or a verdict header (Authentication-Results, Received-SPF, X-SES-*: _NEVER_CONTINUED) is dropped
+    instead, so that it never adds to the author or to a receiving server's verdict. Odd lines are mended only when
     after the first of them come at least one well-known header that is not Content-* (those start MIME
     parts too; see _KNOWN_HEADERS) and no fewer header lines than odd lines, and none of them is a delimiter
     of the declared boundary (a body that began without its blank line). Nothing after the blank line is
@@ -200,8 +208,8 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
             if boundary and line.startswith(b"--" + boundary):
                 return raw, False  # a MIME delimiter: the body began without its blank line
             odd += 1
-            if previous in (b"from", b"sender"):
-                # Never part of the author: a line after From is dropped, so it cannot add or change a mailbox.
+            if previous in _NEVER_CONTINUED or previous.startswith(_NEVER_CONTINUED_PREFIXES):
+                # Never part of the author or of a verdict: the line is dropped, so it cannot add to either.
                 pos = eol + 1
                 continue
             line = b" " + line

@@ -1,0 +1,154 @@
+"""Red-team tests for parsing (mail/): the header-block repair as an attack surface, hostile decoding, cost.
+
+Every message is written for the test (made-up people at example domains). The threat: a sender controls every
+byte below the headers a receiving server prepends (SES's block, or a mailbox provider's Received/
+Authentication-Results), so no repair may make the sender's bytes part of those headers, turn body text into
+headers, or let a second author win over the first real one.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from emailpipe.domain import trust
+from emailpipe.mail.parse import parse_email
+
+
+def lines(*rows: str | bytes) -> bytes:
+    return b"\r\n".join(row.encode() if isinstance(row, str) else row for row in rows)
+
+
+def readable(text: str) -> bool:
+    return "\ufffd" not in text and not any("\udc80" <= char <= "\udcff" for char in text)
+
+
+# A mailbox provider's headers above the sender's (Gmail-like): its Authentication-Results is the last of them.
+PROVIDER = (
+    "Delivered-To: help@help.example",
+    "Received: by 2002:a05:6a10:1234 with SMTP id x; Mon, 1 Jan 2024 00:00:00 -0800 (PST)",
+    "Return-Path: <a@evil.example>",
+    "Received-SPF: pass (mx.example: domain of a@evil.example designates 192.0.2.1 as permitted sender)",
+    "Authentication-Results: mx.provider.example; spf=pass smtp.mailfrom=a@evil.example",
+)
+# SES's block as it prepends it to stored mail (see domain/trust.py).
+SES = (
+    "Return-Path: <a@evil.example>",
+    "Received: from mail.evil.example (mail.evil.example [192.0.2.1]) by inbound-smtp.us-east-1.amazonaws.com"
+    " with SMTP id abc; Mon, 01 Jan 2024 00:00:00 +0000 (UTC)",
+    "X-SES-Spam-Verdict: PASS",
+    "X-SES-Virus-Verdict: PASS",
+    "Received-SPF: pass (spfCheck: ok) client-ip=192.0.2.1; envelope-from=a@evil.example;",
+    "Authentication-Results: amazonses.com; spf=pass smtp.mailfrom=evil.example; dkim=none; dmarc=none",
+    "X-SES-RECEIPT: AEFBQUFBQUFB",
+    "X-SES-DKIM-SIGNATURE: a=rsa-sha256; d=amazonses.com; s=x; b=AAAA",
+)
+FORGED = "dkim=pass header.i=@victim.example; dmarc=pass header.from=victim.example"
+
+
+def sender_headers(first: str) -> tuple[str, ...]:
+    return (first, "From: Boss <boss@victim.example>", "To: help@help.example", "Subject: pay", "", "body", "")
+
+
+@pytest.mark.parametrize("trusted_header", ["Authentication-Results", "Received-SPF", "ARC-Authentication-Results"])
+def test_sender_first_unindented_line_never_joins_the_providers_verdict(trusted_header):
+    provider = [row for row in PROVIDER if not row.startswith(trusted_header)]
+    provider.append(f"{trusted_header}: mx.provider.example; spf=pass smtp.mailfrom=a@evil.example")
+    parsed = parse_email(lines(*provider, *sender_headers(FORGED)))
+    assert parsed.sender is not None and parsed.sender.email == "boss@victim.example"
+    values = [value for name, value in parsed.headers if name.lower() == trusted_header.lower()]
+    assert all("victim.example" not in value for value in values)
+    verdicts = trust.trusted_verdicts(
+        parsed.headers, trusted_authserv_ids=("mx.provider.example",), ses=False, from_domain="victim.example"
+    )
+    assert not trust.authenticated(verdicts)
+
+
+def test_sender_first_unindented_line_never_joins_the_ses_block():
+    parsed = parse_email(lines(*SES, *sender_headers(FORGED)))
+    block = trust.ses_block(parsed.headers)
+    assert len(block) == len(SES)
+    assert all("victim.example" not in value for _, value in block)
+    verdicts = trust.trusted_verdicts(parsed.headers, from_domain="victim.example")
+    assert verdicts.dmarc != "pass" and not trust.authenticated(verdicts)
+
+
+def test_a_forged_authentication_results_after_an_odd_line_stays_below_the_ses_block():
+    raw = lines(
+        *SES,
+        "From: Real <real@customer.example>",
+        "this line is odd",
+        "Authentication-Results: amazonses.com; dmarc=pass header.from=customer.example",
+        "Subject: hi",
+        "",
+        "body",
+    )
+    parsed = parse_email(raw)
+    assert "header_block_repaired" in parsed.defects
+    assert trust.ses_block(parsed.headers)[-1][0] == "X-SES-DKIM-SIGNATURE"
+    verdicts = trust.trusted_verdicts(parsed.headers, from_domain="customer.example")
+    assert verdicts.dmarc == "none"
+
+
+def test_a_separator_line_below_the_ses_block_cannot_lift_a_forged_verdict_into_it():
+    raw = lines(
+        *SES,
+        "---- Original email message ----",
+        "Authentication-Results: amazonses.com; dmarc=pass header.from=victim.example",
+        "From: boss@victim.example",
+        "",
+        "body",
+    )
+    parsed = parse_email(raw)
+    assert trust.ses_block(parsed.headers) == tuple((row.split(": ", 1)[0], row.split(": ", 1)[1]) for row in SES)
+    assert trust.trusted_verdicts(parsed.headers, from_domain="victim.example").dmarc == "none"
+
+
+def test_odd_line_after_a_verdict_is_dropped_not_folded():
+    raw = lines(*SES, "dmarc=pass", "From: Real <real@customer.example>", "Subject: hi", "", "body")
+    parsed = parse_email(raw)
+    assert dict(parsed.headers)["X-SES-DKIM-SIGNATURE"] == "a=rsa-sha256; d=amazonses.com; s=x; b=AAAA"
+    assert parsed.sender is not None and parsed.sender.email == "real@customer.example"
+
+
+@pytest.mark.parametrize(
+    "smuggled",
+    [
+        "Reply-To: evil@evil.example",
+        "In-Reply-To: <t.abc@help.example>",
+        "References: <t.abc@help.example>",
+        "Message-ID: <forged@help.example>",
+        "Authentication-Results: amazonses.com; dmarc=pass",
+        "X-Emailpipe-Token: abc",
+        "From: boss@victim.example",
+    ],
+)
+def test_body_text_after_the_blank_line_never_becomes_a_header(smuggled):
+    name = smuggled.split(":", 1)[0].lower()
+    raw = lines(*SES, "From: Real <real@customer.example>", "Subject: hi", "", "odd", smuggled, "", "more", "")
+    parsed = parse_email(raw)
+    assert parsed.sender is not None and parsed.sender.email == "real@customer.example"
+    before = lines(*SES, "From: Real <real@customer.example>", "Subject: hi", "", "body")
+    expected = [value for key, value in parse_email(before).headers if key.lower() == name]
+    assert [value for key, value in parsed.headers if key.lower() == name] == expected
+    assert parsed.reply_to == () and parsed.in_reply_to is None and parsed.references == ()
+
+
+def test_a_body_that_starts_without_its_blank_line_stays_a_body_when_no_blank_line_ends_it():
+    raw = lines(*SES, "From: real@customer.example", "Subject: x", "Hi,", "Reply-To: evil@evil.example", "thanks", "")
+    parsed = parse_email(raw)
+    assert parsed.reply_to == ()
+    assert "Reply-To: evil@evil.example" in (parsed.text or "")
+
+
+def test_a_second_mailbox_in_a_later_from_is_refused_not_chosen():
+    raw = lines(*SES, "From: Real <real@customer.example>", "odd line", "From: boss@victim.example", "", "body")
+    parsed = parse_email(raw)
+    assert parsed.sender is not None and parsed.sender.email == "real@customer.example"
+    assert parsed.from_count == 2  # inbound refuses it (multiple_from): never silently the second author
+
+
+def test_odd_line_after_from_never_adds_a_mailbox():
+    raw = lines(*SES, "From: Real <real@customer.example>", "boss@victim.example", "Subject: x", "", "body")
+    parsed = parse_email(raw)
+    assert parsed.sender == parsed.sender.__class__(name="Real", email="real@customer.example")
+    assert parsed.from_count == 1
