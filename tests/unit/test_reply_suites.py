@@ -115,3 +115,30 @@ def test_header_made_of_start_word_lines_stays_linear():
 def test_html_arabic_footer_in_marks():
     html = "<div dir='rtl'>شكرا.<br><br>\u202bأُرسلت من الـ iPhone\u202c</div>"
     assert extract_from_message(None, html) == "شكرا."
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Header fields a paragraph apart (an HTML header block of <p>s rendered as text, bold field names)
+# --------------------------------------------------------------------------------------------------------------------
+
+GAPPED_HEADER = (
+    "**Von:** Billing <billing@example.com>\n\n**Gesendet:** Montag, 7. April 2025 10:14\n\n"
+    "**An:** Kundin <kundin@example.com>\n\n**Betreff:** Ihre Rechnung\n\n"
+)
+
+
+def test_gapped_header_block_in_the_middle_is_history():
+    body = "Die Rechnung ist bezahlt.\n\n" + GAPPED_HEADER + "Guten Tag,\nanbei Ihre Rechnung."
+    assert extract_reply(body) == "Die Rechnung ist bezahlt."
+
+
+def test_bottom_posted_reply_under_a_gapped_header_block_is_kept():
+    body = GAPPED_HEADER + "Guten Tag,\n\nich habe die Rechnung nicht bekommen. Bitte noch einmal senden."
+    out = extract_reply(body)
+    assert "ich habe die Rechnung nicht bekommen" in out
+    assert out.startswith("**Von:**")
+
+
+def test_two_fields_a_paragraph_apart_are_text():
+    body = "Our next meeting:\n\nDate: Monday 7 April 2025 10:00\n\nTo: everyone in the billing team\n\nAgenda below."
+    assert extract_reply(body) == body

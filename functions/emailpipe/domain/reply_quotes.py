@@ -75,10 +75,18 @@ def _field_block(lines: list[str], i: int) -> int | None:
     j = i + 1
     last = i
     continuation = 0
+    gapped = False
     while j < n and j < i + _FIELD_BLOCK_MAX:
         line = _cap(lines[j])
         if _blank(line):
-            break
+            # Each field its own paragraph (an HTML header block of <p>s rendered as text): a blank line is inside
+            # the block when the next line names a known field
+            after = _next_nonblank(lines, j + 1, 2)
+            if after is None or _field_kind(lines[after]) in (None, "other"):
+                break
+            gapped = True
+            j = after
+            continue
         k = _field_kind(line)
         if k is not None:
             kinds.add(k)
@@ -92,6 +100,8 @@ def _field_block(lines: list[str], i: int) -> int | None:
                 break
             last = j
         j += 1
+    if gapped and ("from" not in kinds or len(kinds & {"sent", "to", "subject"}) < 2):
+        return None  # fields a paragraph apart: only a whole From / Sent / To / Subject block reads as a header
     if len(kinds) >= 2 and kinds & {"from", "sent", "inline"} and _reads_as_header(lines, i, last, kinds):
         return last
     return None
