@@ -152,3 +152,63 @@ def test_odd_line_after_from_never_adds_a_mailbox():
     parsed = parse_email(raw)
     assert parsed.sender == parsed.sender.__class__(name="Real", email="real@customer.example")
     assert parsed.from_count == 1
+
+
+# --- raw 8-bit header bytes: scripts whose charsets share a layout ------------------------------------------------
+
+
+@pytest.mark.parametrize("charset", ["cp1251", "koi8_r", "utf-8"])
+@pytest.mark.parametrize("labelled", [False, True])
+def test_russian_display_name_and_subject_in_raw_bytes_read_as_russian(charset, labelled):
+    # KOI8-R and windows-1251 both put Cyrillic in 0xC0-0xFF with the cases swapped: read in the wrong one,
+    # `Сергей` shows as `уЕТЗЕК`. Help-desk mail from Russian clients still comes in both.
+    name, subject = "Сергей Иванов", "Не работает вход в личный кабинет"
+    content_type = f"Content-Type: text/plain; charset={charset}" if labelled else "Content-Type: text/plain"
+    raw = lines(
+        b"From: " + name.encode(charset) + b" <sergey@example.ru>",
+        "To: help@help.example",
+        b"Subject: " + subject.encode(charset),
+        "MIME-Version: 1.0",
+        content_type,
+        "",
+        "hello",
+    )
+    parsed = parse_email(raw)
+    assert parsed.sender is not None and parsed.sender.name == name
+    assert parsed.subject == subject
+
+
+@pytest.mark.parametrize("word", ["Заказ", "Привет", "Служба поддержки", "Счёт на оплату", "Мария"])
+def test_short_koi8_r_subjects_are_not_read_as_windows_1251(word):
+    parsed = parse_email(lines("From: a@example.ru", b"Subject: " + word.encode("koi8_r"), "", "hi"))
+    assert parsed.subject == word
+
+
+@pytest.mark.parametrize("charset", ["cp1250", "iso8859_2"])
+def test_polish_name_of_accented_letters_under_its_label_is_not_read_as_chinese(charset):
+    # `Żółć` is all accented letters, as Chinese bytes read as Latin-1 are; a word cased like one is not that.
+    name = "Łukasz Żółć"
+    raw = lines(
+        b"From: " + name.encode(charset) + b" <lukasz@example.pl>",
+        "Subject: faktura",
+        f"Content-Type: text/plain; charset={charset}",
+        "",
+        "dzien dobry",
+    )
+    parsed = parse_email(raw)
+    assert parsed.sender is not None and parsed.sender.name == name
+
+
+@pytest.mark.parametrize(
+    ("text", "charset"),
+    [
+        ("张伟", "gb18030"),
+        ("关于发票的问题", "gb18030"),
+        ("陳大文", "big5hkscs"),
+        ("山田太郎", "cp932"),
+        ("Müller", "cp1252"),
+    ],
+)
+def test_other_scripts_still_read_in_their_own_charset(text, charset):
+    parsed = parse_email(lines(b"From: " + text.encode(charset) + b" <x@example.com>", "Subject: x", "", "hi"))
+    assert parsed.sender is not None and parsed.sender.name == text

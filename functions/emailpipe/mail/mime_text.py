@@ -105,7 +105,7 @@ _SUPERSETS = {
 
 # Tried on raw 8-bit header bytes after UTF-8 and the message's own charset: the legacy charsets of the
 # languages help-desk mail comes in, most common first (a tie in plausibility goes to the earlier one).
-_HEADER_CANDIDATES = ("cp1252", "gb18030", "cp932", "big5hkscs", "cp949", "cp1251", "cp1250")
+_HEADER_CANDIDATES = ("cp1252", "gb18030", "cp932", "big5hkscs", "cp949", "cp1251", "koi8_r", "cp1250")
 
 _FOLD = re.compile(r"\r\n(?=[ \t])|\n(?=[ \t])|\r(?=[ \t])")
 # C0 controls (CR and LF included), DEL, C1 controls, and the bidi/format characters used to disguise text.
@@ -422,6 +422,9 @@ def _plausibility(text: str, codec: str) -> float:
             continue
         has_ascii = any(c.isascii() for c in word)
         scripts = {_script(c) for c in word if not c.isascii()}
+        # Cased like a word (`мир`, `Мир`, `МИР`): a charset of the same script read as another (KOI8-R as
+        # windows-1251, ISO-8859-2 bytes as another Latin table) swaps cases mid-word (`уЕТЗЕК` for `Сергей`).
+        cased = word.islower() or word.istitle() or word.isupper()
         for char in word:
             if char.isascii():
                 continue
@@ -434,9 +437,13 @@ def _plausibility(text: str, codec: str) -> float:
                 scores.append(cjk)
             elif _script(char) == "latin":
                 # An accented letter inside a word of plain letters; a run of nothing but accented ones is mojibake.
-                scores.append(1.0 if has_ascii or len(word) <= 2 else 0.3)
+                # (`Żółć` is a word: one cased like one, not all capitals as CJK bytes read as Latin-1 mostly are).
+                if has_ascii or len(word) <= 2:
+                    scores.append(1.0)
+                else:
+                    scores.append(0.8 if word.islower() or word.istitle() else 0.3)
             else:
-                scores.append(0.3 if has_ascii or len(scripts) > 1 else 1.0)
+                scores.append(0.3 if has_ascii or len(scripts) > 1 or not cased else 1.0)
     for char in text:
         if not char.isascii() and not char.isalnum():
             category = unicodedata.category(char)
