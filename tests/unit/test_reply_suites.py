@@ -142,3 +142,23 @@ def test_bottom_posted_reply_under_a_gapped_header_block_is_kept():
 def test_two_fields_a_paragraph_apart_are_text():
     body = "Our next meeting:\n\nDate: Monday 7 April 2025 10:00\n\nTo: everyone in the billing team\n\nAgenda below."
     assert extract_reply(body) == body
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# "--Name" signs the reply off as "-Name" does; a command-line option on the last line is text
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["--Daniel", "-- Daniel Smith", "--Zoë"])
+def test_double_hyphen_name_is_a_sign_off(name):
+    assert extract_reply(f"The refund arrived, thank you.\n\n{name}") == "The refund arrived, thank you."
+
+
+@pytest.mark.parametrize("option", ["--verbose", "--dry-run"])
+def test_double_hyphen_option_on_the_last_line_stays(option):
+    body = f"It still fails. Could you try the export again with\n{option}"
+    assert extract_reply(body) == body
+
+
+def test_em_dash_name_still_stays():
+    assert extract_reply("Works now.\n\n—Ryan") == "Works now.\n\n—Ryan"

@@ -305,9 +305,12 @@ ARROW_DECORATION_RE = lazy(lambda: r"<<\s*$", 0)
 SIG_DASHES_RE = lazy(lambda: r"^(?:--|—|––)\s*$", 0)
 # Separator lines that may open a trailing signature or list footer ("---", "________", "----------------").
 SIG_SEPARATOR_RE = lazy(lambda: r"^\s*(?:(?:[-_—–]\s*){2,}|={10,}\s*)$", 0)
-# "-Abhishek Kona", "- roman", "-Lev.": a hyphen followed by a short name. An em or en dash ("—Ryan", what macOS and
-# iOS make of a typed "--") is how people sign the reply itself, and stays.
-DASH_NAME_RE = lazy(lambda: r"^\s{0,2}-\s?[^\W\d_][\w'’.\-]{0,24}(?:\s[^\W\d_][\w'’.\-]{0,24}){0,2}\s*$", 0)
+# "-Abhishek Kona", "- roman", "-Lev.": a hyphen followed by a short name; "--Daniel" too when the name is capitalised
+# ("--verbose" on the last line is a command-line option). An em or en dash ("—Ryan", what macOS and iOS make of a
+# typed "--") is how people sign the reply itself, and stays.
+DASH_NAME_RE = lazy(
+    lambda: r"^\s{0,2}(?:-|--(?!\s?[a-z]))\s?[^\W\d_][\w'’.\-]{0,24}(?:\s[^\W\d_][\w'’.\-]{0,24}){0,2}\s*$", 0
+)
 # "/Jens", "/ Kari Nordmann": a name signed with a slash (Scandinavian).
 SLASH_NAME_RE = lazy(lambda: r"^\s{0,2}/\s?[^\W\d_][\w'’.\-]{0,24}(?:\s[^\W\d_][\w'’.\-]{0,24}){0,2}\s*$", 0)
 LIST_ITEM_RE = lazy(lambda: r"^\s*(?:[-*•+–]|\d{1,3}[.)])\s", 0)
