@@ -212,3 +212,44 @@ def test_polish_name_of_accented_letters_under_its_label_is_not_read_as_chinese(
 def test_other_scripts_still_read_in_their_own_charset(text, charset):
     parsed = parse_email(lines(b"From: " + text.encode(charset) + b" <x@example.com>", "Subject: x", "", "hi"))
     assert parsed.sender is not None and parsed.sender.name == text
+
+
+# --- bodies under missing, unknown or ASCII labels --------------------------------------------------------------
+
+RUSSIAN = "Здравствуйте! Не могу войти в личный кабинет, пишет что пароль неверный. Помогите пожалуйста."
+
+
+def body_message(content_type: bytes, body: bytes) -> bytes:
+    return lines("From: a@example.ru", "Subject: x", "MIME-Version: 1.0", content_type, "", body, "")
+
+
+@pytest.mark.parametrize("label", [b"", b"; charset=us-ascii", b"; charset=x-unknown", b'; charset=""'])
+@pytest.mark.parametrize("charset", ["koi8_r", "cp1251"])
+def test_unlabelled_russian_body_reads_as_russian(label, charset):
+    parsed = parse_email(body_message(b"Content-Type: text/plain" + label, RUSSIAN.encode(charset)))
+    assert (parsed.text or "").strip() == RUSSIAN
+
+
+@pytest.mark.parametrize("label", [b"", b"; charset=us-ascii"])
+def test_short_latin_body_under_an_ascii_label_is_not_read_as_another_script(label):
+    parsed = parse_email(body_message(b"Content-Type: text/plain" + label, "Grüße".encode("cp1252")))
+    assert (parsed.text or "").strip() == "Grüße"
+
+
+@pytest.mark.parametrize(
+    ("label", "text", "codec"),
+    [
+        ("utf8", "Grüße aus München € 😀", "utf-8"),
+        ("unicode-1-1-utf-7", "Grüße aus München €", "utf-7"),
+        ("ks_c_5601-1987", "안녕하세요 주문 취소 부탁드립니다 똠방각하", "cp949"),
+        ("gb2312", "您好，我的订单还没有发货，请帮忙查一下。镕旸", "gb18030"),
+        ("big5", "請問退款進度 香港 嘅 啲", "big5hkscs"),
+        ("shift_jis", "髙橋様 ①ご確認ください ｶﾀｶﾅ", "cp932"),
+        ("iso-2022-jp", "お問い合わせ①②ありがとうございます髙﨑", "cp932"),  # Shift_JIS under the JIS label
+        ("x-unknown", "Grüße aus München", "utf-8"),
+    ],
+)
+def test_bodies_under_lying_labels_are_decoded_not_escaped(label, text, codec):
+    parsed = parse_email(body_message(f"Content-Type: text/plain; charset={label}".encode(), text.encode(codec)))
+    body = (parsed.text or "").strip()
+    assert body == text and readable(body) and "\x1b" not in body

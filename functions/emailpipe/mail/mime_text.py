@@ -354,7 +354,15 @@ def decode_bytes(
         return text, f"charset_fallback:{iana_name(used)}"
     detected = _detect(data, lookup(hint))
     if detected is not None:
-        return data.decode(detected, "replace"), f"charset_fallback:{iana_name(detected)}"
+        text = data.decode(detected, "replace")
+        score = _plausibility(text[:_SCORE_SAMPLE], detected)
+        if score < _CONFIDENT:
+            # charset-normalizer guesses between look-alike tables on short or Cyrillic text (KOI8-R came out
+            # as Windows-31J half-width kana, `Grüße` as cp1006): the header candidates, read as words, may do better.
+            other, used = decode_header_bytes(data, hint)
+            if used != detected and _plausibility(other[:_SCORE_SAMPLE], used) > score + _TIE:
+                return other, f"charset_fallback:{iana_name(used)}"
+        return text, f"charset_fallback:{iana_name(detected)}"
     return data.decode("utf-8", "replace"), "charset_fallback:replace"
 
 
