@@ -8,6 +8,10 @@ headers, or let a second author win over the first real one.
 
 from __future__ import annotations
 
+import base64
+import os
+import time
+
 import pytest
 
 from emailpipe.domain import trust
@@ -253,3 +257,81 @@ def test_bodies_under_lying_labels_are_decoded_not_escaped(label, text, codec):
     parsed = parse_email(body_message(f"Content-Type: text/plain; charset={label}".encode(), text.encode(codec)))
     body = (parsed.text or "").strip()
     assert body == text and readable(body) and "\x1b" not in body
+
+
+# --- cost: hostile messages finish in bounded time (generous sanity bounds, not benchmarks) ---------------------
+
+KOI8 = "Здравствуйте пишет что пароль неверный ".encode("koi8_r")
+
+
+def finishes(raw: bytes, seconds: float = 20.0):
+    started = time.process_time()
+    parsed = parse_email(raw)
+    assert time.process_time() - started < seconds
+    return parsed
+
+
+def test_a_message_that_is_one_huge_header_line_is_refused_as_headers_too_large():
+    for raw in (b"From: a@example.com" + b"x" * 5_000_000, b"Subject: s\r\nFrom: a@example.com" + b" x" * 2_000_000):
+        assert finishes(raw).reason == "headers_too_large"
+
+
+def test_raw_8bit_headers_and_a_10_mb_unlabelled_8bit_body():
+    headers = b"".join(b"X-Note-%d: " % i + KOI8 * 2 + b"\r\n" for i in range(2500))
+    raw = b"From: " + KOI8 + b" <a@example.ru>\r\nSubject: " + KOI8 + b"\r\n" + headers + b"\r\n"
+    parsed = finishes(raw + KOI8 * (10_000_000 // len(KOI8)))
+    assert parsed.status == "accepted" and readable(parsed.subject)
+
+
+def test_many_encoded_words_in_subject_and_from():
+    word = b"=?utf-8?b?" + base64.b64encode("Привет мир ".encode()) + b"?="
+    words = b" ".join([word] * (240_000 // len(word)))
+    parsed = finishes(b"From: " + words + b" <a@example.ru>\r\nSubject: " + words[:1000] + b"\r\n\r\nhi\r\n")
+    assert parsed.sender is not None and parsed.sender.email == "a@example.ru"
+
+
+def test_header_repair_over_many_odd_lines():
+    assert finishes(b"From: a@example.com\r\n" + b"oddline\r\nX-A: b\r\n" * 12000 + b"\r\nhi\r\n").status == "accepted"
+    finishes(b"Subject: x\r\n" + b"oddline\r\nX-A: b\r\n" * 400_000 + b"From: a@example.com\r\n")
+
+
+def test_deep_nesting_of_multiparts_and_attached_messages():
+    nest = b"From: a@example.com\r\nMIME-Version: 1.0\r\n"
+    for i in range(5000):
+        nest += b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+    assert "too_deep" in finishes(nest + b"Content-Type: text/plain\r\n\r\nhi\r\n").defects
+    msg = b"From: a@example.com\r\nSubject: s\r\n\r\nhi\r\n"
+    for _ in range(3000):
+        msg = b"From: a@example.com\r\nContent-Type: message/rfc822\r\n\r\n" + msg
+    assert "too_deep" in finishes(msg).defects
+
+
+def test_a_huge_winmail_dat_of_junk_and_of_repeated_attributes():
+    signature = b"\x78\x9f\x3e\x22" + b"\x01\x00"
+    attribute = b"\x02" + b"\x00\x80\x06\x00" + (4).to_bytes(4, "little") + b"abcd" + b"\x8a\x01"
+    for payload in (signature + os.urandom(8_000_000), signature + attribute * 300_000):
+        raw = lines(
+            "From: a@example.com",
+            "MIME-Version: 1.0",
+            'Content-Type: multipart/mixed; boundary="b"',
+            "",
+            "--b",
+            "Content-Type: text/plain",
+            "",
+            "see attached",
+            "--b",
+            'Content-Type: application/ms-tnef; name="winmail.dat"',
+            "Content-Transfer-Encoding: base64",
+            "",
+            base64.encodebytes(payload),
+            "--b--",
+            "",
+        )
+        parsed = finishes(raw, 60.0)
+        assert parsed.status == "accepted"
+
+
+def test_a_large_iso_2022_jp_body_and_raw_shift_jis_under_its_label():
+    for body in (("お問い合わせ" * 10).encode("iso2022_jp") * 20000, ("お問い合わせ" * 10).encode("cp932") * 40000):
+        parsed = finishes(lines("From: a@example.jp", "Content-Type: text/plain; charset=iso-2022-jp", "", body))
+        assert readable((parsed.text or "")[:1000])

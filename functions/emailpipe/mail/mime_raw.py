@@ -224,8 +224,10 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
     return b"".join(out) + raw[pos:], True
 
 
-# A header section: header lines and their continuations, after an optional mbox "From " line.
-_HEADER_BLOCK = re.compile(rb"(?:From [^\n]*\n)?(?:[!-9;-~]+[ \t]*:[^\n]*\n|[ \t][^\n]*\n)*")
+# A header section: header lines and their continuations, after an optional mbox "From " line. The last line
+# counts without its line break: a message that is one huge header line is all header (40 MB of From is
+# seconds of address parsing).
+_HEADER_BLOCK = re.compile(rb"(?:From [^\n]*\n)?(?:[!-9;-~]+[ \t]*:[^\n]*(?:\n|\Z)|[ \t][^\n]*(?:\n|\Z))*")
 
 
 def header_block_length(raw: bytes) -> int:
