@@ -162,3 +162,47 @@ def test_double_hyphen_option_on_the_last_line_stays(option):
 
 def test_em_dash_name_still_stays():
     assert extract_reply("Works now.\n\n—Ryan") == "Works now.\n\n—Ryan"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Mobile footers in more languages, alone or above an unmarked copy of the original
+# --------------------------------------------------------------------------------------------------------------------
+
+MORE_FOOTERS = [
+    "Odoslané z môjho iPhonu",  # sk
+    "Poslané z Outlooku pre Android",  # sk
+    "Poslano s mog Samsung uređaja",  # hr
+    "Poslano iz mojega iPhona",  # sl
+    "Изпратено от моя Galaxy",  # bg
+    "Εστάλη από το Galaxy μου",  # el
+    "נשלח מה-Galaxy שלי",  # he
+    "ارسال شده از Galaxy من",  # fa
+    "Gửi từ Galaxy của tôi",  # vi
+    "Dikirim dari Yahoo Mail di Android",  # id
+    "ส่งจาก Galaxy ของฉัน",  # th
+    "iPad'imden gönderildi",  # tr
+    "Get Spark for iOS",  # en, an app's own footer
+]
+
+
+@pytest.mark.parametrize("footer", MORE_FOOTERS)
+def test_more_mobile_footers_alone(footer):
+    assert extract_reply(f"Paid this morning.\n\n{footer}") == "Paid this morning."
+
+
+@pytest.mark.parametrize("footer", MORE_FOOTERS)
+def test_more_mobile_footers_over_unmarked_original(footer):
+    body = f"Paid this morning.\n\n{footer}\n\nBilling <billing@example.com> wrote:\n\n{ORIGINAL}"
+    assert extract_reply(body) == "Paid this morning."
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Gửi từ Hà Nội, ngày 8 tháng 4.",  # vi "sent from Hanoi": no device, no "my"
+        "Dikirim dari gudang kami besok pagi.",  # id "shipped from our warehouse tomorrow"
+    ],
+)
+def test_sent_from_a_place_is_text(line):
+    body = f"Thanks for the update.\n{line}"
+    assert extract_reply(body) == body

@@ -388,6 +388,7 @@ MOBILE_FOOTERS: Words = {
         r".{0,80}?\b(?:{device})\b.{0,60}",
         r"sent (?:from|with|using|via|by) (?-i:[A-Z][\w.\-]*(?: [A-Z0-9][\w.\-]*){0,2})",
         r"get outlook for \w+.{0,30}",
+        r"get {model}(?: {model})? for (?:android|ios|iphone|ipad|windows|mac)\s*[.!]?",  # "Get BlueMail for Android"
         r"(?:download|get) (?:the )?\w+ (?:mail )?app.{0,40}",
         # footers that do not say "sent": "via mobile", "from my phone", "(sent from a phone)", "From My Iphone 6"
         r"(?:sent )?(?:via|from|on) (?:my |a )?(?:mobile|cell|cellphone|cell phone|phone|smartphone|iphone|ipad|"
@@ -452,10 +453,20 @@ MOBILE_FOOTERS: Words = {
         r"lähetetty (?:laitteesta|mobiilista|puhelimesta).{0,60}",
         r"hanki outlook .{0,40}",
     ),
-    "cs": (r"odesláno z .{1,80}",),
+    "cs": (r"odesláno z .{1,80}", r"posláno z .{1,80}"),
+    "sk": (r"odoslané (?:z|zo|cez) .{1,80}", r"poslané (?:z|zo) .{1,80}"),
+    "hr": (r"poslano (?:s|sa|iz|z|preko) .{1,80}",),  # also Serbian (Latin) and Slovenian
+    "bg": (r"изпратено (?:от|с|чрез) .{1,80}",),
+    "el": (r"(?:εστάλη|στάλθηκε|απεστάλη) (?:από|μέσω) .{1,80}",),
+    "he": (r"נשלח (?:מ|מה|באמצעות ).{1,80}",),
+    "fa": (r"ارسال شده (?:از|با) .{1,80}",),
+    "vi": (r"gửi từ .{1,60}? của tôi\.?", r"gửi từ (?:{device}).{0,40}"),
+    "id": (r"dikirim dari .{1,60}? saya\.?", r"dikirim dari (?:{device}).{0,40}"),
+    "th": (r"ส่งจาก .{1,80}",),
     "hu": (r"küldve .{1,60}", r"(?:az )?(?:\w{1,20} )?\S{1,30}?(?:ról|ről) küldve\.?"),  # "Az iPhone-omról küldve"
     "ar": (r"(?:أُرسلت|أرسلت|أرسل|مرسل|مُرسل|تم الإرسال) (?:من|عبر|بواسطة) .{1,60}",),  # "أُرسلت من الـ iPhone"
-    "tr": (r"(?:iphone|ipad|android)['’]?\s*(?:dan|den|tan|ten) gönderildi.{0,20}",),
+    # "iPhone'dan gönderildi", "iPhone'umdan gönderildi" (from my iPhone)
+    "tr": (r"(?:iphone|ipad|android)['’]?\s*\w{0,4}?(?:dan|den|tan|ten) gönderildi.{0,20}",),
     "ro": (r"trimis de pe .{1,80}",),
 }
 
