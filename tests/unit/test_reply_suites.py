@@ -206,3 +206,57 @@ def test_more_mobile_footers_over_unmarked_original(footer):
 def test_sent_from_a_place_is_text(line):
     body = f"Thanks for the update.\n{line}"
     assert extract_reply(body) == body
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Sign-offs in more languages: they go with the name under them, only where they end the reply
+# --------------------------------------------------------------------------------------------------------------------
+
+MORE_SIGN_OFFS = [
+    "S pozdravom",  # sk
+    "Zdravím",  # cs
+    "З повагою,",  # uk
+    "Saygılarımla,",  # tr
+    "Üdvözlettel",  # hu
+    "Cu stimă,",  # ro
+    "Srdačan pozdrav",  # hr
+    "Lep pozdrav",  # sl
+    "Με εκτίμηση,",  # el
+    "Ar cieņu,",  # lv
+    "Pagarbiai,",  # lt
+    "Lugupidamisega",  # et
+    "Bestu kveðjur",  # is
+    "Trân trọng,",  # vi
+    "Hormat saya,",  # id
+    "Gr.",  # nl
+    "Knus",  # da
+    "Pzdr",  # pl
+]
+
+
+@pytest.mark.parametrize("sign_off", MORE_SIGN_OFFS)
+def test_more_sign_offs_with_name_go(sign_off):
+    body = f"Hello,\n\nthe second payment went out today.\n\n{sign_off}\nMarta Kovač"
+    assert extract_reply(body) == "Hello,\n\nthe second payment went out today."
+
+
+@pytest.mark.parametrize("thanks", ["Hvala,", "Köszönöm,", "Teşekkürler,", "Ευχαριστώ,", "Terima kasih,", "Paldies,"])
+def test_more_thanks_with_name_go(thanks):
+    reply = "The second payment went out today."
+    assert extract_reply(f"{reply}\n\n{thanks}\nMarta") == reply
+
+
+@pytest.mark.parametrize("thanks", ["Hvala!", "Köszönöm!", "Teşekkürler!"])
+def test_thanks_alone_is_the_message(thanks):
+    body = f"The second payment went out today.\n\n{thanks}"
+    assert extract_reply(body) == body
+
+
+def test_greeting_word_opening_the_message_stays():
+    body = "Salam,\n\nsaya belum menerima faktur bulan ini.\nMohon dikirim ulang."
+    assert extract_reply(body) == body
+
+
+def test_sign_off_in_the_middle_stays():
+    body = "S pozdravom\nJana\n\nP.S. The invoice number is 2025-041, please add it to the transfer."
+    assert extract_reply(body) == body

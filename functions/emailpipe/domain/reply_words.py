@@ -793,6 +793,7 @@ SIGN_OFFS: Words = {
         "Groetjes",
         "Groet",
         "Mvg",
+        "Gr",
     ),
     "da": (
         "Med venlig hilsen",
@@ -806,6 +807,7 @@ SIGN_OFFS: Words = {
         "Mvh",
         "Vh",
         "Kh",
+        "Knus",
     ),
     "no": ("Med vennlig hilsen", "Vennlig hilsen", "Beste hilsen", "Hilsen", "Mvh", "Vh"),
     "sv": (
@@ -818,6 +820,7 @@ SIGN_OFFS: Words = {
         "Med vanliga halsningar",
         "Vanliga halsningar",
         "Halsningar",
+        "Hälsning",
         "Mvh",
     ),
     "fi": ("Ystävällisin terveisin", "Ystavallisin terveisin", "Parhain terveisin", "Terveisin", "Kiittäen", "Kh"),
@@ -829,9 +832,25 @@ SIGN_OFFS: Words = {
         "Z powazaniem",
         "Z wyrazami szacunku",
         "Pozdrowienia",
+        "Pozdr",
+        "Pzdr",
     ),
-    "cs": ("S pozdravem", "S přátelským pozdravem", "Se srdečným pozdravem"),
-    "ru": ("С уважением", "С наилучшими пожеланиями"),
+    "cs": ("S pozdravem", "S přátelským pozdravem", "Se srdečným pozdravem", "Zdravím", "Děkuji a zdravím", "S úctou"),
+    "sk": ("S pozdravom", "S priateľským pozdravom", "S úctou", "Pekný deň"),
+    "ru": ("С уважением", "С наилучшими пожеланиями", "Всего доброго", "Всего хорошего"),
+    "uk": ("З повагою", "З найкращими побажаннями", "Гарного дня"),
+    "tr": ("Saygılarımla", "Saygılar", "İyi çalışmalar", "Iyi çalışmalar", "Iyi calismalar", "Sevgiler", "Selamlar"),
+    "hu": ("Üdvözlettel", "Üdvözlet", "Üdv", "Tisztelettel", "Köszönettel", "Barátsággal"),
+    "ro": ("Cu stimă", "Cu stima", "Cu respect", "Cu drag", "Toate cele bune", "O zi bună"),
+    "hr": ("Pozdrav", "Srdačan pozdrav", "Lijep pozdrav", "S poštovanjem", "Srdačno"),  # also Serbian, Bosnian
+    "sl": ("Lep pozdrav", "Lp", "Prijazen pozdrav", "S spoštovanjem"),
+    "el": ("Με εκτίμηση", "Φιλικά", "Με φιλικούς χαιρετισμούς", "Χαιρετισμούς"),
+    "lv": ("Ar cieņu", "Ar labākajiem vēlējumiem", "Sveicieni"),
+    "lt": ("Pagarbiai", "Su pagarba", "Linkėjimai"),
+    "et": ("Lugupidamisega", "Parimate soovidega", "Tervitades", "Tervitustega"),
+    "is": ("Kveðja", "Bestu kveðjur", "Með kveðju", "Kær kveðja"),
+    "vi": ("Trân trọng", "Thân ái", "Thân mến"),
+    "id": ("Salam", "Salam hangat", "Hormat saya", "Hormat kami"),  # also Malay
 }
 
 # Thanks that close a message ("Thanks,\nJane"): a sign-off only with a name line below it, since a last "Thanks!"
@@ -851,6 +870,20 @@ THANKS_SIGN_OFFS: Words = {
     "pl": ("Dziękuję", "Dziekuje", "Dzięki", "Dzieki"),
     "cs": ("Děkuji", "Dekuji", "Díky", "Diky"),
     "ru": ("Спасибо",),
+    "sk": ("Ďakujem", "Vďaka"),
+    "uk": ("Дякую",),
+    "tr": ("Teşekkürler", "Teşekkür ederim", "Tesekkurler"),
+    "hu": ("Köszönöm", "Köszi"),
+    "ro": ("Mulțumesc", "Mulţumesc", "Multumesc"),
+    "hr": ("Hvala", "Hvala lijepa", "Unaprijed hvala"),
+    "sl": ("Hvala", "Hvala lepa"),
+    "el": ("Ευχαριστώ", "Ευχαριστώ πολύ"),
+    "lv": ("Paldies",),
+    "lt": ("Ačiū", "Dėkoju"),
+    "et": ("Aitäh", "Tänan"),
+    "is": ("Takk fyrir",),
+    "vi": ("Cảm ơn", "Xin cảm ơn"),
+    "id": ("Terima kasih", "Makasih"),
 }
 
 
