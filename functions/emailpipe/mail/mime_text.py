@@ -547,15 +547,22 @@ def part_filename(part: Message, hint: str | None = None) -> str | None:
     """
     from email.message import Message
 
-    hint = part.get_content_charset() or hint
     raw = [
         (key, str(value)) for key, value in part.raw_items() if key.lower() in ("content-disposition", "content-type")
     ]
     source = part
+    charset_read = False  # the part's own charset is read (one more parse of Content-Type) only when needed
+
+    def part_hint() -> str | None:
+        nonlocal hint, charset_read
+        if not charset_read:
+            hint, charset_read = part.get_content_charset() or hint, True
+        return hint
+
     if any(has_raw_bytes(value) for _, value in raw):
         source = Message()
         for key, value in raw:
-            source[key] = undo_surrogates(value, hint)[0]
+            source[key] = undo_surrogates(value, part_hint())[0]
     for header, param in (("content-disposition", "filename"), ("content-type", "name")):
         value = source.get_param(param, header=header)
         if value is None:
@@ -563,8 +570,12 @@ def part_filename(part: Message, hint: str | None = None) -> str | None:
         if isinstance(value, tuple):  # RFC 2231: (charset, language, text with one char per byte)
             charset, _, text = value
             data = text.encode("latin-1", "surrogateescape") if text.isascii() or max(text) <= "\xff" else None
-            value = decode_bytes(data, charset or hint, hint, detect=False)[0] if data is not None else text
-        value = decode_words(value.strip().strip('"'), hint)[0]
+            value = (
+                decode_bytes(data, charset or part_hint(), part_hint(), detect=False)[0] if data is not None else text
+            )
+        value = value.strip().strip('"')
+        if "=?" in value:
+            value = decode_words(value, part_hint())[0]
         if value:
             return value
     return None
