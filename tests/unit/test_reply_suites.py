@@ -260,3 +260,53 @@ def test_greeting_word_opening_the_message_stays():
 def test_sign_off_in_the_middle_stays():
     body = "S pozdravom\nJana\n\nP.S. The invoice number is 2025-041, please add it to the transfer."
     assert extract_reply(body) == body
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Outlook header blocks (no rule line above them) in more languages
+# --------------------------------------------------------------------------------------------------------------------
+
+MORE_HEADER_BLOCKS = {
+    "ro": ("De la", "Trimis", "Către", "Subiect"),
+    "el": ("Από", "Στάλθηκε", "Προς", "Θέμα"),
+    "hr": ("Šalje", "Poslano", "Prima", "Predmet"),
+    "lt": ("Nuo", "Išsiųsta", "Kam", "Tema"),
+    "lv": ("No", "Nosūtīts", "Kam", "Tēma"),
+    "et": ("Saatja", "Saadetud", "Adressaat", "Teema"),
+    "he": ("מאת", "נשלח", "אל", "נושא"),
+    "ar": ("من", "تم الإرسال", "إلى", "الموضوع"),
+    "vi": ("Từ", "Đã gửi", "Đến", "Chủ đề"),
+    "id": ("Dari", "Dikirim", "Kepada", "Perihal"),
+    "th": ("จาก", "ส่ง", "ถึง", "เรื่อง"),
+    "fa": ("از", "ارسال شده", "به", "موضوع"),
+    "bg": ("От", "Изпратено", "До", "Относно"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(MORE_HEADER_BLOCKS))
+def test_outlook_header_block_in_more_languages(lang):
+    sender, sent, to, subject = MORE_HEADER_BLOCKS[lang]
+    body = (
+        f"Paid this morning.\n\n{sender}: Billing <billing@example.com>\n{sent}: 07.04.2025 09:30\n"
+        f"{to}: Marta <marta@example.com>\n{subject}: Invoice 2025-041\n\nHello,\nyour invoice is attached."
+    )
+    assert extract_reply(body) == "Paid this morning."
+
+
+def test_two_field_names_without_address_are_text():
+    body = "Lịch trình chuyến đi:\nTừ: Hà Nội\nĐến: Sài Gòn\nXin xác nhận giúp tôi."
+    assert extract_reply(body) == body
+
+
+def test_every_word_list_names_each_language_once():
+    # a language written twice in one literal silently drops the first list
+    import ast
+    from pathlib import Path
+
+    from emailpipe.domain import reply_words
+
+    tree = ast.parse(Path(reply_words.__file__).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Dict):
+            keys = [key.value for key in node.value.keys if isinstance(key, ast.Constant)]
+            assert len(keys) == len(set(keys)), node.target.id
