@@ -335,3 +335,21 @@ def test_a_large_iso_2022_jp_body_and_raw_shift_jis_under_its_label():
     for body in (("お問い合わせ" * 10).encode("iso2022_jp") * 20000, ("お問い合わせ" * 10).encode("cp932") * 40000):
         parsed = finishes(lines("From: a@example.jp", "Content-Type: text/plain; charset=iso-2022-jp", "", body))
         assert readable((parsed.text or "")[:1000])
+
+
+# --- which From is the author -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first", ["[??????]", "", "undisclosed-recipients:;", "boss at evil"])
+def test_a_first_from_naming_no_domain_yields_to_the_real_one(first):
+    parsed = parse_email(lines(f"From: {first}", "From: Real <real@customer.example>", "Subject: x", "", "body"))
+    assert parsed.sender is not None and parsed.sender.email == "real@customer.example"
+    assert parsed.from_count == 1
+
+
+@pytest.mark.parametrize("first", ["@evil.example", "<@evil.example>", "boss@evil.example>", "Boss <boss@evil.example"])
+def test_a_first_from_naming_a_domain_is_never_skipped_for_a_later_one(first):
+    # A receiving server's DMARC check may have read the first one's domain as the author's: taking the second
+    # would make its verdict about another domain than the sender's. Two authors are refused (multiple_from).
+    parsed = parse_email(lines(f"From: {first}", "From: ceo@victim.example", "Subject: x", "", "body"))
+    assert parsed.from_count >= 2

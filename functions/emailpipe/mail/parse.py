@@ -89,6 +89,8 @@ _log = logging.getLogger(__name__)
 logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 _MSG_ID = re.compile(r"<[^<>\s]*>")
+# `@` and a dotted domain, however broken the address around it (`@evil.example`, `<@evil.example>`).
+_NAMES_DOMAIN = re.compile(r"@[\w-]+(?:\.[\w-]+)+")
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -449,7 +451,10 @@ class _Parser:
             else:
                 pairs = []  # mail-parser read the first From
             self._add_pairs(pairs, header, hint, add, mp is not None)
-            self.from_count = len(result) + sum(1 for i in named if i != chosen)
+            # An earlier From that names a domain (`@evil.example`) is what a receiving server's DMARC check may
+            # have read as the author: it counts, so the mail is refused (multiple_from), not taken from the later one.
+            claimed = sum(1 for value in values[:chosen] if _NAMES_DOMAIN.search(value))
+            self.from_count = len(result) + sum(1 for i in named if i != chosen) + claimed
             return tuple(result)
         self._add_pairs(pairs, header, hint, add, mp is not None)
         return tuple(result)
