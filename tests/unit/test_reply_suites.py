@@ -310,3 +310,52 @@ def test_every_word_list_names_each_language_once():
         if isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Dict):
             keys = [key.value for key in node.value.keys if isinstance(key, ast.Constant)]
             assert len(keys) == len(set(keys)), node.target.id
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# "-----Original Message-----" and forward markers in more languages
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "-----Izvorna poruka-----",
+        "-----Izvirno sporočilo-----",
+        "-----Оригинално съобщение-----",
+        "-----Originali žinutė-----",
+        "-----Sākotnējais ziņojums-----",
+        "-----Algne sõnum-----",
+        "-----הודעה מקורית-----",
+        "-----الرسالة الأصلية-----",
+        "-----Missatge original-----",
+        "-----Thư gốc-----",
+    ],
+)
+def test_original_message_rule_in_more_languages(rule):
+    body = f"Paid this morning.\n\n{rule}\nBilling wrote that the invoice is attached."
+    assert extract_reply(body) == "Paid this morning."
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "---------- Mesaj redirecționat ---------",
+        "---------- İletilen ileti ----------",
+        "---------- Προωθημένο μήνυμα ---------",
+        "---------- 已转发邮件 ---------",
+        "---------- 전달된 메일 ---------",
+        "---------- הודעה שהועברה ----------",
+        "---------- رسالة مُعاد توجيهها ---------",
+        "Välitetty viesti alkaa:",
+        "Początek przekazywanej wiadomości:",
+    ],
+)
+def test_forward_marker_in_more_languages_keeps_the_forward(marker):
+    forwarded = (
+        "From: Supplier <supplier@example.com>\nDate: 7 Apr 2025 09:30\nSubject: Delivery\n"
+        "To: Marta <marta@example.com>\n\nThe pallet ships on Thursday."
+    )
+    out = extract_reply(f"See the supplier's note below.\n\n{marker}\n{forwarded}")
+    assert out.startswith("See the supplier's note below.")
+    assert "The pallet ships on Thursday." in out
