@@ -353,3 +353,32 @@ def test_a_first_from_naming_a_domain_is_never_skipped_for_a_later_one(first):
     # would make its verdict about another domain than the sender's. Two authors are refused (multiple_from).
     parsed = parse_email(lines(f"From: {first}", "From: ceo@victim.example", "Subject: x", "", "body"))
     assert parsed.from_count >= 2
+
+
+def test_raw_iso_2022_jp_in_headers_is_decoded_and_never_read_as_an_address():
+    # Older Japanese mailers wrote ISO-2022-JP into headers without encoded words. It is 7-bit, and its byte
+    # pairs hold `@`, `<` and `"`: read as written, the sender's address came out as `$B`.
+    jis = lambda text: text.encode("iso2022_jp")  # noqa: E731
+    raw = lines(
+        b"From: " + jis("山田 太郎") + b" <taro@example.jp>",
+        b"Subject: " + jis("お問い合わせの件"),
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/mixed; boundary="b"',
+        "",
+        "--b",
+        "Content-Type: text/plain; charset=iso-2022-jp",
+        "",
+        jis("本文です"),
+        "--b",
+        b'Content-Type: application/pdf; name="' + jis("見積書.pdf") + b'"',
+        b'Content-Disposition: attachment; filename="' + jis("見積書.pdf") + b'"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        "AAAA",
+        "--b--",
+        "",
+    )
+    parsed = parse_email(raw)
+    assert parsed.sender is not None and (parsed.sender.name, parsed.sender.email) == ("山田 太郎", "taro@example.jp")
+    assert parsed.subject == "お問い合わせの件"
+    assert [a.filename for a in parsed.attachments] == ["見積書.pdf"]

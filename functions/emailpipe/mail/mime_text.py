@@ -138,6 +138,8 @@ _CONFIDENT = 0.9
 _JIS_LIMIT = 1024 * 1024
 # Where the declared charset is looked for on the rare path that needs it (8-bit headers): the top of the message.
 _DECLARED_WINDOW = 512 * 1024
+# The escape sequence that shifts ISO-2022-JP into its two-byte sets (ESC $ B, ESC $ @).
+_JIS_SHIFT = "\x1b$"
 _DECLARED_CHARSET = rb"""(?i)charset[ \t]*=[ \t]*["']?([A-Za-z0-9_.:-]{1,40})"""
 
 
@@ -512,11 +514,23 @@ def first_declared_charset(raw: bytes) -> str | None:
     return None
 
 
+def needs_decoding(value: str) -> bool:
+    """True when a header value as parsed holds raw bytes: 8-bit ones, or 7-bit ISO-2022-JP (see undo_surrogates)."""
+    return has_raw_bytes(value) or _JIS_SHIFT in value
+
+
 def undo_surrogates(value: str, hint: str | None = None) -> tuple[str, str | None]:
     """Turn surrogate-escaped 8-bit header bytes back into text; return the text and a defect when any were.
 
-    `hint` is a charset the message declares elsewhere (its body, other headers' encoded words).
+    `hint` is a charset the message declares elsewhere (its body, other headers' encoded words). Raw
+    ISO-2022-JP (older Japanese mailers write it into headers without encoded words: 7-bit, but its pairs
+    hold `@`, `<` and `"`, so an address parser would read `$B` as the sender) is decoded too.
     """
+    if _JIS_SHIFT in value and value.isascii():
+        try:
+            return _jis_as_cp932(value.encode("ascii")), "header_8bit:iso-2022-jp"
+        except UnicodeDecodeError:
+            return value, None
     if value.isascii() or not _SURROGATE.search(value):
         return value, None
     data = value.encode("utf-8", "surrogateescape")
@@ -559,7 +573,7 @@ def part_filename(part: Message, hint: str | None = None) -> str | None:
             hint, charset_read = part.get_content_charset() or hint, True
         return hint
 
-    if any(has_raw_bytes(value) for _, value in raw):
+    if any(needs_decoding(value) for _, value in raw):
         source = Message()
         for key, value in raw:
             source[key] = undo_surrogates(value, part_hint())[0]

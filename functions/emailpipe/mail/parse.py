@@ -68,6 +68,7 @@ from emailpipe.mail.mime_text import (
     first_declared_charset,
     has_raw_bytes,
     lookup,
+    needs_decoding,
     undo_surrogates,
 )
 from emailpipe.mail.parts import (  # noqa: F401 - Attachment, MAX_PARTS, sanitize_filename are imported from here
@@ -430,7 +431,7 @@ class _Parser:
 
         pairs = [self._getaddresses(value, header) for value in values]
         # mail-parser renders raw 8-bit names as escapes: where there are any, the decoded values are read instead.
-        if mp is not None and not any(has_raw_bytes(value) for value in raw_values):
+        if mp is not None and not any(needs_decoding(value) for value in raw_values):
             # Where comments were rewritten, mail-parser (which reads the header as written) would keep them in
             # the name: the name comes from the stdlib's reading of the rewritten header instead.
             names = {addr.lower(): name for found in pairs for name, addr in found} if comments else {}
