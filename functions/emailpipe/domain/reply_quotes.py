@@ -150,16 +150,6 @@ def _attribution_from_start(lines: list[str], i: int, inner: bool = False) -> in
             continue
         if j > i and P.SENTENCE_END_RE.search(parts[-1]):
             return None  # the line above ended a sentence: it was ordinary text, not a wrapped header
-        if (
-            j > i
-            and not inner
-            and not parts[-1].endswith(",")
-            and P.starts_attribution(line)
-            and _attribution_from_start(lines, j, inner=True) is not None
-        ):
-            # "Il est signalé ..." (a reply line opening with a start word) above "Le mar. 30 avr. ... a écrit :":
-            # the header starts on the line that is one by itself
-            return None
         if j > i and is_quote(line):
             # a wrapped "> wrote:" tail (Polymail) is part of the header; any other quote ends the search
             stripped = line.lstrip(" \t>")
@@ -173,9 +163,24 @@ def _attribution_from_start(lines: list[str], i: int, inner: bool = False) -> in
         if P.DATEISH_RE.search(joined) and (
             (P.ENDS_COLON_RE.search(joined) and P.has_verb_or_sent(joined)) or (j == i and P.ends_with_verb(joined))
         ):
+            if j > i and not inner and _later_header_start(lines, i, j):
+                # "Il est signalé ..." (a reply line opening with a start word) above "Le mar. 30 avr. ... a écrit :":
+                # the header starts on the line that is one by itself
+                return None
             return j
         j += 1
     return None
+
+
+def _later_header_start(lines: list[str], i: int, end: int) -> bool:
+    """A line below i (up to end) that does not continue a comma-ended line opens a whole header by itself."""
+    for k in range(i + 1, end + 1):
+        above = _cap(lines[k - 1]).rstrip()
+        if above.endswith(",") or not P.starts_attribution(_cap(lines[k])):
+            continue
+        if _attribution_from_start(lines, k, inner=True) is not None:
+            return True
+    return False
 
 
 def _needs_more(lines: list[str], s: int) -> bool:
