@@ -382,3 +382,36 @@ def test_raw_iso_2022_jp_in_headers_is_decoded_and_never_read_as_an_address():
     assert parsed.sender is not None and (parsed.sender.name, parsed.sender.email) == ("山田 太郎", "taro@example.jp")
     assert parsed.subject == "お問い合わせの件"
     assert [a.filename for a in parsed.attachments] == ["見積書.pdf"]
+
+
+@pytest.mark.parametrize(("label", "codec"), [("windows-1251", "koi8_r"), ("koi8-r", "cp1251")])
+def test_russian_body_under_the_other_cyrillic_label_reads_as_russian(label, codec):
+    parsed = parse_email(body_message(f"Content-Type: text/plain; charset={label}".encode(), RUSSIAN.encode(codec)))
+    assert (parsed.text or "").strip() == RUSSIAN
+
+
+@pytest.mark.parametrize(
+    ("text", "codec"), [(RUSSIAN, "cp1251"), ("您好，我的订单还没有发货，请帮忙查一下。", "gb18030")]
+)
+def test_another_script_under_a_latin_label_reads_as_that_script(text, codec):
+    parsed = parse_email(body_message(b"Content-Type: text/plain; charset=iso-8859-1", text.encode(codec)))
+    assert (parsed.text or "").strip() == text
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "codec"),
+    [
+        ("Grüße aus München, schöne Woche! Die Rechnung für März ist da.", "iso-8859-1", "cp1252"),
+        ("Où est la facture de février ? Merci beaucoup, à bientôt.", "iso-8859-1", "cp1252"),
+        (
+            "ВНИМАНИЕ: СРОЧНО. Здравствуйте, пишу по поводу заказа номер 123, он пока не пришёл.",
+            "windows-1251",
+            "cp1251",
+        ),
+        ("ВНИМАНИЕ: СРОЧНО. Здравствуйте, пишу по поводу заказа номер 123, он пока не пришёл.", "koi8-r", "koi8_r"),
+    ],
+)
+def test_true_labels_are_kept(text, label, codec):
+    parsed = parse_email(body_message(f"Content-Type: text/plain; charset={label}".encode(), text.encode(codec)))
+    assert (parsed.text or "").strip() == text
+    assert not any(d.startswith("charset_mislabelled") for d in parsed.defects)

@@ -286,6 +286,29 @@ def _detect(data: bytes, hint: str | None = None) -> str | None:
     return best.encoding
 
 
+# KOI8-R and windows-1251 hold the Cyrillic letters in 0xC0-0xFF with the cases swapped; each is sent under the
+# other's label. Real Russian text is mostly small letters, so the half of that range it uses tells them apart.
+_CYRILLIC_TWINS = {"cp1251": "koi8_r", "koi8_r": "cp1251"}
+_SMALL_LETTERS = {"cp1251": range(0xE0, 0x100), "koi8_r": range(0xC0, 0xE0)}
+_CASE_SAMPLE = 8192
+_LATIN_HIGH = bytes(range(0x80, 0x100))
+
+
+def _cases_swapped(data: bytes, codec: str) -> bool:
+    """True when Cyrillic bytes under `codec` are mostly its capitals: the twin charset's small letters."""
+    sample = data[:_CASE_SAMPLE]
+    small = sum(sample.count(byte) for byte in _SMALL_LETTERS[codec])
+    capital = sum(sample.count(byte) for byte in _SMALL_LETTERS[_CYRILLIC_TWINS[codec]])
+    return capital >= 20 and capital > 3 * small
+
+
+def _mostly_8bit(data: bytes) -> bool:
+    """True when more than a third of the non-space bytes (in a sample) are 8-bit: not a Latin-script text."""
+    sample = data[:_CASE_SAMPLE]
+    high = len(sample) - len(sample.translate(None, _LATIN_HIGH))
+    return high >= 20 and 3 * high > len(sample) - sample.count(b" ") - sample.count(b"\n")
+
+
 def html_meta_charset(data: bytes) -> str | None:
     """Return the charset an HTML document declares in a <meta> tag near its start, or None."""
     found = _META_CHARSET.search(data[:_META_WINDOW])
@@ -312,6 +335,9 @@ def decode_bytes(
                 return data.decode("utf-8"), "charset_mislabelled:utf-8"
             except UnicodeDecodeError:
                 pass
+        if codec in _CYRILLIC_TWINS and _cases_swapped(data, codec):
+            twin = _CYRILLIC_TWINS[codec]
+            return data.decode(twin), f"charset_mislabelled:{iana_name(twin)}"
         for candidate in _chain(codec):
             text = _strict(data, candidate)
             if text is not None:
@@ -342,6 +368,12 @@ def decode_bytes(
         except UnicodeDecodeError:
             pass
         if codec != "ascii":
+            if _mostly_8bit(data):
+                # Latin text is mostly ASCII letters; one of 8-bit bytes is another script under a Latin label
+                # (Russian in windows-1251, Chinese in GBK, sent as ISO-8859-1): read as the most plausible.
+                text, used = decode_header_bytes(data, declared)
+                if used not in _SINGLE_BYTE_LATIN:
+                    return text, f"charset_mislabelled:{iana_name(used)}"
             # cp1252 is what senders mean by ISO-8859-1 (WHATWG maps the label), and it decodes the 0x80-0x9F range.
             return data.decode("cp1252" if codec == "iso8859_1" else codec, "replace"), None
     elif data.isascii():
