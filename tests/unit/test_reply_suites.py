@@ -359,3 +359,22 @@ def test_forward_marker_in_more_languages_keeps_the_forward(marker):
     out = extract_reply(f"See the supplier's note below.\n\n{marker}\n{forwarded}")
     assert out.startswith("See the supplier's note below.")
     assert "The pallet ships on Thursday." in out
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Attributions wrapped onto two lines, the second opening with a start word or a name
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        "Στις Τρί 8 Απρ 2025\nστις 10:14 μ.μ., ο/η Billing <billing@example.com> έγραψε:",  # el, second line "στις"
+        "في الثلاثاء، 8 أبريل 2025\nفي 10:14 ص، كتب Billing <billing@example.com>:",  # ar, second line "في"
+        "ti 8.4.2025 klo 10.14\nBilling <billing@example.com> kirjoitti:",  # fi, weekday + numeric date
+        "Di., 08.04.2025\nBilling <billing@example.com> schrieb:",  # de
+    ],
+)
+def test_wrapped_attribution_is_one_header(wrapped):
+    body = f"Paid this morning.\n\n{wrapped}\n\n> Hello,\n> your invoice is attached."
+    assert extract_reply(body) == "Paid this morning."

@@ -158,11 +158,12 @@ EMAILISH_RE = lazy(lambda: r"[\w.+\-]@[\w\-]+\.[\w.\-]|mailto:")
 EMAIL_BRACKETED_RE = lazy(
     lambda: r"[<(\[\"«]\s*(?:mailto:)?[^\s<>()\[\]@]{1,100}@[^\s<>()\[\]]{1,200}?\s*[>)\]\"»]|\[mailto:"
 )
-# A line that starts with a date, e.g. "2014-10-17 11:28 GMT+03:00 Postmaster <...>:" or "26.06.2014, 14:41, ...".
+# A line that starts with a date, e.g. "2014-10-17 11:28 GMT+03:00 Postmaster <...>:", "26.06.2014, 14:41, ..." or a
+# weekday and a numeric date ("ti 8.4.2025 klo 10.14", Finnish Gmail).
 DATE_START_RE = lazy(
     lambda: (
         r"^\s*(?:\d{1,4}[-./年]\s*\d{1,2}[-./月]\s*\d{1,4}|\d{1,2}\s+\w{3,}\.?\s+\d{4}"
-        r"|\w{2,12}\.?,?\s+\d{1,2}\.?\s+\w{3,}\.?\s+\d{4})"
+        r"|\w{2,12}\.?,?\s+\d{1,2}\.?\s+\w{3,}\.?\s+\d{4}|\w{2,12}\.?,?\s+\d{1,2}\.\s?\d{1,2}\.\s?\d{2,4})"
     ),
     0,
 )

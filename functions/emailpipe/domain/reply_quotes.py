@@ -173,11 +173,14 @@ def _attribution_from_start(lines: list[str], i: int, inner: bool = False) -> in
 
 
 def _later_header_start(lines: list[str], i: int, end: int) -> bool:
-    """A line below i (up to end) that does not continue a comma-ended line opens a whole header by itself."""
+    """A line below i (up to end) opens a whole header by itself, and what is above it is text: no date in it (a
+    wrapped header's first line has its date, "Στις Τρί 8 Απρ 2025" / "στις 10:14 ... έγραψε:"), no comma at its end."""
     for k in range(i + 1, end + 1):
         above = _cap(lines[k - 1]).rstrip()
         if above.endswith(",") or not P.starts_attribution(_cap(lines[k])):
             continue
+        if any(P.DATEISH_RE.search(_cap(line)) for line in lines[i:k]):
+            return False
         if _attribution_from_start(lines, k, inner=True) is not None:
             return True
     return False
