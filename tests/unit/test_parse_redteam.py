@@ -415,3 +415,18 @@ def test_true_labels_are_kept(text, label, codec):
     parsed = parse_email(body_message(f"Content-Type: text/plain; charset={label}".encode(), text.encode(codec)))
     assert (parsed.text or "").strip() == text
     assert not any(d.startswith("charset_mislabelled") for d in parsed.defects)
+
+
+@pytest.mark.parametrize("subject", ["здравствуйте пожалуйста", "оплата доставка"])
+def test_koi8_r_subjects_of_small_letters_read_as_russian(subject):
+    # Small letters alone read as capitals in windows-1251, and KOI8-R's small letters are GB2312's frequent
+    # characters: the ties go to the reading with small letters, then to Russian. (KOI8-R capitals alone are
+    # windows-1251 small letters, byte for byte: those read as windows-1251, the commoner.)
+    parsed = parse_email(lines("From: a@example.ru", b"Subject: " + subject.encode("koi8_r"), "", "hi"))
+    assert parsed.subject == subject
+
+
+@pytest.mark.parametrize("name", ["赵磊", "张伟", "王秀英", "刘洋"])
+def test_short_chinese_names_stay_chinese(name):
+    parsed = parse_email(lines(b"From: " + name.encode("gb18030") + b" <x@example.cn>", "Subject: x", "", "hi"))
+    assert parsed.sender is not None and parsed.sender.name == name

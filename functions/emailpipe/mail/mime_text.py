@@ -525,11 +525,32 @@ def decode_header_bytes(data: bytes, hint: str | None = None) -> tuple[str, str]
             if score >= _CONFIDENT:
                 return text, candidate  # the message's own charset reads as real text: no need to try others
             score += 0.1
-        if score > best_score:
+        if score > best_score or (
+            # The Cyrillic twins tie on a text of one case (`ЗАКАЗ` is `заказ` in the other): small letters win.
+            score == best_score
+            and (
+                (_CYRILLIC_TWINS.get(candidate) == best_codec and _smaller(text, best))
+                # KOI8-R's small letters are GB2312's frequent characters; Chinese read as KOI8-R is rarely all
+                # letters cased like words (its trail bytes fall on box drawing and mixed cases).
+                or (candidate == "koi8_r" and best_codec == "gb18030" and _all_cyrillic(text))
+            )
+        ):
             best, best_codec, best_score = text, candidate, score
     if best is None:
         return data.decode("cp1252", "replace"), "cp1252"
     return best, best_codec
+
+
+def _all_cyrillic(text: str) -> bool:
+    """True when every non-ASCII character of `text` is a Cyrillic letter, and there are eight or more of them
+    (fewer are as often a two- or three-character Chinese name: `赵磊` is `утюз` in KOI8-R)."""
+    letters = [char for char in text if not char.isascii()]
+    return len(letters) >= 8 and all(char.isalpha() and _script(char) == "cyrillic" for char in letters)
+
+
+def _smaller(text: str, other: str | None) -> bool:
+    """True when `text` has more small letters than `other`."""
+    return other is not None and sum(map(str.islower, text)) > sum(map(str.islower, other))
 
 
 def has_raw_bytes(value: str) -> bool:
