@@ -103,6 +103,9 @@ def test_a_separator_line_below_the_ses_block_cannot_lift_a_forged_verdict_into_
         "body",
     )
     parsed = parse_email(raw)
+    # The class as SES stores it (the separator right under SES's block): the sender is read ...
+    assert parsed.sender is not None and parsed.sender.email == "boss@victim.example"
+    # ... and SES's block is exactly what SES wrote.
     assert trust.ses_block(parsed.headers) == tuple((row.split(": ", 1)[0], row.split(": ", 1)[1]) for row in SES)
     assert trust.trusted_verdicts(parsed.headers, from_domain="victim.example").dmarc == "none"
 
