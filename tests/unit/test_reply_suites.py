@@ -378,3 +378,49 @@ def test_forward_marker_in_more_languages_keeps_the_forward(marker):
 def test_wrapped_attribution_is_one_header(wrapped):
     body = f"Paid this morning.\n\n{wrapped}\n\n> Hello,\n> your invoice is attached."
     assert extract_reply(body) == "Paid this morning."
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# A relay's notice appended below the quote, once more (it is inside the quoted original too)
+# --------------------------------------------------------------------------------------------------------------------
+
+RELAY_NOTICE = (
+    "You are receiving this message through Example Jobs. Replies are relayed to the employer and stored under"
+    " our Privacy Policy <https://jobs.example.com/privacy>."
+)
+RELAY_ADDRESS = "Example Jobs | 1 Main Street, Springfield"
+
+
+def test_relay_notice_below_the_quote_goes():
+    body = (
+        "Done, the form is filled in.\n\n> On Tue, Apr 8, 2025 at 10:14 AM Recruiter <r@relay.example.com> wrote:\n"
+        "> Please complete the form.\n>\n> You are receiving this message through Example Jobs. Replies are relayed to"
+        " the employer and stored under our Privacy Policy.\n> "
+        + RELAY_ADDRESS
+        + "\n\n\n"
+        + RELAY_NOTICE
+        + "\n"
+        + RELAY_ADDRESS
+    )
+    assert extract_reply(body) == "Done, the form is filled in."
+
+
+def test_bottom_posted_answer_below_the_quote_stays():
+    body = (
+        "Done.\n\n> Did you complete the form? You are receiving this message through Example Jobs.\n\n"
+        "Yes, and I attached the certificate you asked for last week as well."
+    )
+    assert "I attached the certificate" in extract_reply(body)
+
+
+def test_text_below_the_quote_that_only_partly_repeats_it_stays():
+    body = "Done.\n\n> " + RELAY_NOTICE + "\n\n" + RELAY_NOTICE + "\n\nAlso, my phone number changed to 555 0100."
+    assert "my phone number changed" in extract_reply(body)
+
+
+def test_repeated_footer_check_stays_linear():
+    quote = "> " + "lorem ipsum dolor sit amet " * 40 + "\n"
+    body = "Reply.\n\n" + quote * 5000 + "\n" + ("lorem ipsum dolor sit amet " * 40 + "\n\n") * 5
+    started = time.perf_counter()
+    extract_reply(body)
+    assert time.perf_counter() - started < 5

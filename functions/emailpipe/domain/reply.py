@@ -26,6 +26,7 @@ MAX_HTML_CHARS = 2_000_000
 # line's ends they hide a footer or header from the rules and keep an empty line from reading as blank.
 _EDGE_MARKS = "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
 _EDGE_STRIP = _EDGE_MARKS + " \t\u00a0"
+_EDGE_MARK_RE = P.lazy(lambda: "[" + _EDGE_MARKS + "]", 0)
 
 
 def _unmark(line: str) -> str:
@@ -42,7 +43,7 @@ def _lines(text: str) -> list[str]:
     if len(text) > MAX_TEXT_CHARS:
         text = text[:MAX_TEXT_CHARS]
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n", MAX_LINES)[:MAX_LINES]
-    if any(mark in text for mark in _EDGE_MARKS):
+    if not text.isascii() and _EDGE_MARK_RE.search(text):
         lines = [_unmark(line) for line in lines]
     return lines
 

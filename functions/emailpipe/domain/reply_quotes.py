@@ -443,6 +443,57 @@ def _drop_footer_above(out: list[tuple[int, str]]) -> None:
         del out[j:]
 
 
+# How much of the quoted text, and of the paragraphs below it, the repeated-footer check reads.
+_FOOTER_QUOTED_CHARS = 200_000
+_FOOTER_PARAGRAPHS = 6
+_FOOTER_PARAGRAPH_CHARS = 2_000
+
+
+def _footer_key(text: str) -> str:
+    """A paragraph compared without its links ("Privacy Policy <https://…>"), case or spacing."""
+    return "".join(P.LINK_IN_LINE_RE.sub("", text).split()).casefold()
+
+
+def _drop_repeated_footer(out: list[tuple[int, str]], lines: list[str], quoted: list[tuple[int, int]]) -> None:
+    """Drop the paragraphs under the last '>' quote that the quote itself holds: a relay (a job board, a marketplace)
+    appends its notice to every message, so it comes once inside the quoted original and once again below it. Kept
+    text above the quote is required, and every paragraph below must be such a copy, or nothing is dropped."""
+    last_end = quoted[-1][1]
+    if not any(k < quoted[0][0] and line.strip() for k, line in out):
+        return
+    start = len(out)
+    while start > 0 and out[start - 1][0] >= last_end:
+        start -= 1
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for _, line in out[start:]:
+        if line.strip():
+            current.append(line)
+        elif current:
+            paragraphs.append(" ".join(current))
+            current = []
+    if current:
+        paragraphs.append(" ".join(current))
+    if not paragraphs or len(paragraphs) > _FOOTER_PARAGRAPHS:
+        return
+    budget = _FOOTER_QUOTED_CHARS
+    parts: list[str] = []
+    for first, end in quoted:
+        for line in lines[first:end]:
+            parts.append(line.lstrip(" \t>|"))
+            budget -= len(line)
+            if budget < 0:
+                break
+        if budget < 0:
+            break
+    history = _footer_key(" ".join(parts))
+    for paragraph in paragraphs:
+        key = _footer_key(paragraph[:_FOOTER_PARAGRAPH_CHARS])
+        if len(key) < 32 or key not in history:
+            return  # a short line ("Thanks!") or text of the sender's own below the quote: a bottom-posted reply
+    del out[start:]
+
+
 def strip_quotes(lines: list[str], *, forward_subject: bool = False) -> tuple[list[str], str]:
     """Return the lines the sender wrote (interleaved answers kept) and NONE, QUOTED or FORWARD.
 
@@ -455,10 +506,13 @@ def strip_quotes(lines: list[str], *, forward_subject: bool = False) -> tuple[li
     fenced_to = -1  # the line after the last code fence kept
     fenced = fences(lines)
     below_cache = _Below(lines, forward_subject)
+    quoted: list[tuple[int, int]] = []  # the '>' runs skipped, as (first, end) line ranges
     while i < n:
         line = lines[i]
         if is_quote(line):
+            first = i
             i = _skip_blanks(lines, _skip_quote_run(lines, i))
+            quoted.append((first, i))
             if i < n:
                 _drop_footer_above(out)
             state = QUOTED
@@ -506,6 +560,8 @@ def strip_quotes(lines: list[str], *, forward_subject: bool = False) -> tuple[li
         i = _skip_blanks(lines, _skip_quote_run(lines, below))
         if i < n:
             _drop_footer_above(out)
+    if quoted and out and out[-1][0] >= quoted[-1][1]:
+        _drop_repeated_footer(out, lines, quoted)
     if state == QUOTED:
         # A divider left above the cut history is not content; a code fence's closing "~~~" is.
         while out and out[-1][0] > fenced_to and (_blank(out[-1][1]) or P.is_separator(_cap(out[-1][1]))):
