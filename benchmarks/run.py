@@ -28,6 +28,16 @@ for _path in (ROOT / "functions", ROOT):
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "emailpipe")
 
 RESULTS = HERE / "RESULTS.md"
+
+
+def _where(path: str) -> str:
+    """A path as the committed results may show it: relative to the project, never this machine's layout."""
+    try:
+        return str(Path(path).relative_to(ROOT))
+    except ValueError:
+        return Path(path).name
+
+
 _CONSOLE = os.dup(2)  # progress lines reach the terminal even while fd 2 goes to the log
 MEMORY_HEADROOM = 0.8  # "fits with headroom": peak at most 80 % of the configured MemorySize
 ASYNC_COLDSTART_LIMIT = 1.5  # × `import boto3`, for SQS-, stream- and schedule-triggered handlers
@@ -277,7 +287,7 @@ def render(r: dict, rows: list, timings: dict, total: float) -> str:
         "",
         f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {os.cpu_count()} CPUs (nproc), {platform.machine()}, {platform.platform()}",
-        f"- python: {platform.python_version()} ({sys.executable})",
+        f"- python: {platform.python_version()} ({_where(sys.executable)})",
         f"- total runtime of `make bench`: {total:.0f} s ({', '.join(f'{k} {v} s' for k, v in timings.items())})",
         "",
         "| figure | measured | target | met? |",
