@@ -144,3 +144,56 @@ def test_status_counts_the_last_hour_from_the_local_records(running):
     assert status["metrics"]["NotificationsSent"] >= 2
     assert status["reasons"] == {"rejected:token_not_valid_for_sender": 1}
     assert set(status["dlq"].values()) == {0}
+
+
+def _outbox(env, *args: str) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, AWS_ENDPOINT_URL=env.stack.endpoint)
+    return subprocess.run([str(BIN), "outbox", *args], capture_output=True, env=environment, timeout=120, check=False)
+
+
+def test_outbox_saves_the_next_notification_as_an_eml_that_a_reply_can_answer(running, tmp_path):
+    env = running
+    empty = _outbox(env, "--to", "bob@agents.example")
+    assert (empty.returncode, empty.stdout, empty.stderr.decode().strip()) == (
+        0,
+        b"",
+        "no emails yet to bob@agents.example",
+    )
+    _run(env, "settings", "set", "digest_window_seconds", "0")
+    _run(env, "agent", "add", "bob@agents.example", "--name", "Bob")
+    _run(env, "presence", "bob@agents.example", "offline")
+    _run(env, "user", "add", "carol@customer.example", "--name", "Carol")
+    conversation = _run(env, "conversation", "open", "--user", "carol@customer.example").strip().splitlines()[-1]
+    _run(env, "message", "post", conversation, "--from", "carol@customer.example", "--text", "My invoice is wrong")
+
+    saved = _run(env, "outbox", "--to", "bob@agents.example", "--wait", "60", "--save", str(tmp_path / "mail"))
+    (path,) = [Path(line) for line in saved.splitlines()]
+    report = json.loads(_run(env, "parse", str(path)))
+    reply = tmp_path / "reply.eml"
+    reply.write_bytes(reply_to(path.read_text(), "bob@agents.example", "Bob", "A corrected one is on its way."))
+    outcome = json.loads(_run(env, "inbound", str(reply), "--wait"))
+
+    assert path.name == "001-bob@agents.example.eml"
+    # One whole email (the delimiter on top leaves no reply text in a notification itself, hence no_content).
+    assert (report["sender"], report["recipients"]) == ("support@example.com", ["bob@agents.example"]), report
+    assert report["sender_name"].startswith("AiX| ")  # the reply token, which the reply's recipient name carries
+    assert outcome["status"] == "stored"
+    assert _outbox(env, "--to", "nobody@example.org", "--json").stdout.decode().strip() == "[]"
+
+
+def test_outbox_refuses_what_it_cannot_do_in_one_line(running, tmp_path):
+    env = running
+    a_file = tmp_path / "n.eml"
+    a_file.write_text("x")
+
+    waited = _outbox(env, "--to", "nobody@example.org", "--wait", "0.5")
+    into_file = _outbox(env, "--save", str(a_file))
+    negative = _outbox(env, "--wait", "-1")
+
+    assert (waited.returncode, waited.stderr.decode().strip()) == (
+        1,
+        "outbox: no email to nobody@example.org within 0.5 s",
+    )
+    assert into_file.returncode == 2 and "needs a directory" in into_file.stderr.decode()
+    assert negative.returncode == 2 and "--wait" in negative.stderr.decode()
+    assert all(b"Traceback" not in r.stderr for r in (waited, into_file, negative))

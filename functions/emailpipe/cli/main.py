@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -322,11 +323,46 @@ def cmd_outbox(args: argparse.Namespace) -> int:
             "outbox reads the local stack's SES: set AWS_ENDPOINT_URL to the `emailpipe local` address", file=sys.stderr
         )
         return 2
-    emails = sent_emails(endpoint)
-    if args.json:
-        print(json.dumps(emails, indent=2))
+    if args.wait is not None and args.wait < 0:
+        print("outbox: --wait takes a number of seconds, 0 or more", file=sys.stderr)
+        return 2
+    if args.save and Path(args.save).exists() and not Path(args.save).is_dir():
+        print(f"outbox: --save needs a directory, and {args.save} is a file", file=sys.stderr)
+        return 2
+
+    def listed() -> list[tuple[int, dict]]:
+        # Numbered by place in the whole outbox, so `--to` and `--save` name an email the same way every time.
+        numbered = list(enumerate(sent_emails(endpoint), 1))
+        if args.to:
+            wanted = args.to.strip().lower()
+            numbered = [(n, m) for n, m in numbered if wanted in m["destinations"]]
+        return numbered
+
+    emails = listed()
+    if args.wait is not None:
+        # Wait until there is an email (to ADDR): the notification a command just caused is often still on its way.
+        deadline = time.monotonic() + args.wait
+        while not emails and time.monotonic() < deadline:
+            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+            emails = listed()
+        if not emails:
+            print(f"outbox: no email{' to ' + args.to if args.to else ''} within {args.wait:g} s", file=sys.stderr)
+            return 1
+    if not emails:
+        print(f"no emails yet{' to ' + args.to if args.to else ''}", file=sys.stderr)
+    if args.save:
+        folder = Path(args.save)
+        folder.mkdir(parents=True, exist_ok=True)
+        for number, mail in emails:
+            recipient = (mail["destinations"] or ["unknown"])[0]
+            path = folder / f"{number:03d}-{re.sub(r'[^A-Za-z0-9@._+-]', '_', recipient)}.eml"
+            path.write_bytes((mail["raw"] or "").encode("utf-8", "surrogateescape"))
+            print(path)
         return 0
-    for number, mail in enumerate(emails, 1):
+    if args.json:
+        print(json.dumps([mail for _, mail in emails], indent=2))
+        return 0
+    for number, mail in emails:
         print(f"--- email {number} to {', '.join(mail['destinations'] or [])}")
         print(mail["raw"])
     return 0
@@ -492,7 +528,12 @@ def build_parser() -> argparse.ArgumentParser:
     webhook_commands.add_parser(sub, cmd_webhook)
 
     p = sub.add_parser("outbox", help="local mode: the emails SES has sent")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the emails as a JSON list")
+    p.add_argument("--to", metavar="ADDR", help="only the emails sent to ADDR")
+    p.add_argument("--save", metavar="DIR", help="write each email to DIR as one .eml file (NNN-recipient.eml)")
+    p.add_argument(
+        "--wait", type=float, metavar="SECONDS", help="wait up to SECONDS until there is an email; exit 1 if none"
+    )
     p.set_defaults(func=cmd_outbox)
 
     p = sub.add_parser("parse", help="parse a raw email and print what the inbound function would see")
