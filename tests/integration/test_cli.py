@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from emailpipe.local.mailclient import reply_to
 
@@ -197,3 +200,40 @@ def test_outbox_refuses_what_it_cannot_do_in_one_line(running, tmp_path):
     assert into_file.returncode == 2 and "needs a directory" in into_file.stderr.decode()
     assert negative.returncode == 2 and "--wait" in negative.stderr.decode()
     assert all(b"Traceback" not in r.stderr for r in (waited, into_file, negative))
+
+
+@pytest.mark.parametrize("option", ["--port", "--api-port"])
+def test_local_on_a_busy_port_exits_1_with_what_to_do(option):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [str(BIN), "local", option, str(port), *(["--port", "0"] if option == "--api-port" else [])],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == (
+        f"local: port {port} is in use; give another with {option} PORT, or {option} 0 for a free one"
+    )
+
+
+def test_local_with_port_0_serves_on_a_free_port():
+    local = subprocess.Popen(
+        [str(BIN), "local", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        first = local.stdout.readline().strip()
+        endpoint = first.removeprefix("AWS_ENDPOINT_URL=")
+        result = subprocess.run(
+            [str(BIN), "outbox"], capture_output=True, env=dict(os.environ, AWS_ENDPOINT_URL=endpoint), timeout=60
+        )
+    finally:
+        local.terminate()
+        local.wait(timeout=30)
+
+    assert first.startswith("AWS_ENDPOINT_URL=http://127.0.0.1:") and not endpoint.endswith(":0")
+    assert (result.returncode, result.stderr.decode().strip()) == (0, "no emails yet")

@@ -63,6 +63,13 @@ def cmd_local(args: argparse.Namespace) -> int:
     from emailpipe.local.api_server import ApiServer
     from emailpipe.local.stack import LocalStack
 
+    for option, port in (("--port", args.port), ("--api-port", args.api_port)):
+        if port and not _port_free(port):
+            print(
+                f"local: port {port} is in use; give another with {option} PORT, or {option} 0 for a free one",
+                file=sys.stderr,
+            )
+            return 1
     _quiet_lambda_output()
     parameters = dict(p.split("=", 1) for p in args.parameter or [])
     stack = LocalStack(port=args.port, stack_name=_stack_name()).start(parameters)
@@ -81,6 +88,19 @@ def cmd_local(args: argparse.Namespace) -> int:
         api.stop()
         stack.stop()
     return 0
+
+
+def _port_free(port: int) -> bool:
+    """True when 127.0.0.1:port can be bound now (moto's server thread would otherwise die and leave us waiting)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: TIME_WAIT is free
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _quiet_lambda_output() -> None:
@@ -406,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("local", help="run the embedded AWS, provisioned from template.yaml, with the triggers")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--port", type=int, default=5000, help="port of the embedded AWS endpoint (0: a free port)")
     p.add_argument("--api-port", type=int, default=0, help="port of the HTTP API (0: a free port)")
     p.add_argument(
         "--parameter",
