@@ -162,7 +162,7 @@ class Parts:
             # An attached message past the nesting limit: kept whole, as the bytes it was sent as.
             payload = part.get_payload(decode=True) or b""
             filename = part_filename(part, self.charset_hint)
-            self._add_attachment(filename, "message/rfc822", payload, None, part.get_content_disposition())
+            self._add_attachment(filename, "message/rfc822", payload, None)
             return
         self._leaf(part, ctype, in_attachment, parent_type)
 
@@ -199,7 +199,7 @@ class Parts:
         # No file name: Outlook's inline images have a Content-ID made of one (image001.png@01D9...), MHTML-style
         # parts a Content-Location; either beats the bare Content-ID or a generated name.
         name = filename or _file_name(content_id) or _location_name(part) or content_id
-        self._add_attachment(name, ctype, payload, content_id, disposition)
+        self._add_attachment(name, ctype, payload, content_id)
 
     def _message_attachment(self, part: Message, ctype: str) -> None:
         """Keep an attached message (message/rfc822, delivery-status) as one attachment of its bytes."""
@@ -217,11 +217,9 @@ class Parts:
             hint = next((charset for charset in inner.get_charsets() if charset), None) or self.charset_hint
             subject = decode_header_value(raw_header(inner, "subject") or "", hint)[0]
             filename = f"{subject[:100]}.eml" if subject else None
-        self._add_attachment(filename, ctype, payload, None, part.get_content_disposition())
+        self._add_attachment(filename, ctype, payload, None)
 
-    def _add_attachment(
-        self, filename: str | None, ctype: str, payload: bytes, content_id: str | None, disposition: str | None
-    ) -> None:
+    def _add_attachment(self, filename: str | None, ctype: str, payload: bytes, content_id: str | None) -> None:
         """Append an Attachment with a sanitised name and the hash of its bytes."""
         index = len(self.attachments) + 1
         safe = sanitize_filename(filename, ctype, index)
@@ -261,7 +259,6 @@ class Parts:
                 file.content_type,
                 file.payload,
                 file.content_id,
-                None,
             )
         if content.text is not None:
             self._tnef_texts.append(content.text)
