@@ -612,8 +612,6 @@ def part_filename(part: Message, hint: str | None = None) -> str | None:
     `part.get_filename()` turns into U+FFFD: decoded as header bytes, with `hint` (the part's or message's
     charset) first.
     """
-    from email.message import Message
-
     raw = [
         (key, str(value)) for key, value in part.raw_items() if key.lower() in ("content-disposition", "content-type")
     ]

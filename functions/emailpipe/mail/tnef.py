@@ -21,6 +21,8 @@ import logging
 import mimetypes
 import struct
 
+from emailpipe.mail.mime_text import decode_bytes
+
 SIGNATURE = b"\x78\x9f\x3e\x22"  # 0x223E9F78, little-endian (mail/parts.py tells TNEF parts by it, name and type)
 MAX_DEPTH = 4  # attached Outlook items inside attached Outlook items
 MAX_FILES = 500
@@ -313,8 +315,6 @@ def _text(value: bytes | str | None, charset: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes):
-        from emailpipe.mail.mime_text import decode_bytes  # noqa: PLC0415 - mime_text is loaded by then anyway
-
         value = decode_bytes(value, charset)[0]
     value = value.replace("\r\n", "\n").replace("\r", "\n").strip("\0")
     return value if value.strip() else None
