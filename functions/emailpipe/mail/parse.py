@@ -301,13 +301,13 @@ class _Parser:
         mp = self._mailparser(msg) if plain_date is None or not _plain_addresses(msg) else None
         # The values as written (8-bit bytes surrogate-escaped): msg.get() turns them into U+FFFD.
         items = [(name, str(value)) for name, value in msg.raw_items()]
-        headers = self._headers(items, raw)
+        headers, unescaped = self._headers(items, raw)
         first: dict[str, str] = {}
-        written: dict[str, list[str]] = {}
-        for (name, value), (_, raw_value) in zip(headers, items, strict=True):
+        written: dict[str, list[tuple[str, str]]] = {}  # name -> (as written, its 8-bit bytes decoded) per header
+        for (name, value), (_, raw_value), text in zip(headers, items, unescaped, strict=True):
             key = name.lower()
             first.setdefault(key, value)
-            written.setdefault(key, []).append(raw_value)
+            written.setdefault(key, []).append((raw_value, text))
 
         from_ = self._addresses(written.get("from", []), mp, "from")
         to = self._addresses(written.get("to", []), mp, "to")
@@ -369,8 +369,9 @@ class _Parser:
             self.defect(f"mailparser_error:{type(exc).__name__}")
             return None
 
-    def _headers(self, items: list[tuple[str, str]], raw: bytes) -> tuple[tuple[str, str], ...]:
-        """Return every top-level header in file order, unfolded and decoded."""
+    def _headers(self, items: list[tuple[str, str]], raw: bytes) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+        """Return every top-level header in file order, unfolded and decoded; and each value with only its raw 8-bit
+        bytes decoded (what the address parser reads)."""
         for _, value in items:
             # A charset the sender's client used in a header is the best guess for an unlabelled body.
             for charset in encoded_word_charsets(value):
@@ -381,14 +382,17 @@ class _Parser:
                 break
         self.header_charset = self._header_charset(items, raw)
         hint = self.header_charset or self.charset_hint
-        out = []
+        out, unescaped = [], []
         for name, value in items:
             name = clean_line(undo_surrogates(name)[0])
-            value, problems = decode_header_value(value, hint)
+            text, problem = undo_surrogates(value, hint)
+            self.defect(problem)
+            unescaped.append(text)
+            value, problems = decode_header_value(text, hint)
             for problem in problems:
                 self.defect(problem)
             out.append((name, value))
-        return tuple(out)
+        return tuple(out), unescaped
 
     def _header_charset(self, items: list[tuple[str, str]], raw: bytes) -> str | None:
         """The charset of the headers' raw 8-bit bytes, read from all of them at once; None when there are none.
@@ -402,7 +406,7 @@ class _Parser:
         data = b"\n".join(value.encode("utf-8", "surrogateescape") for value in eight_bit)
         return decode_header_bytes(data, self.charset_hint or first_declared_charset(raw))[1]
 
-    def _addresses(self, raw_values: list[str], mp: Any, header: str) -> tuple[Address, ...]:
+    def _addresses(self, written: list[tuple[str, str]], mp: Any, header: str) -> tuple[Address, ...]:
         """Return the addresses of a header: mail-parser's, plus any it dropped that the stdlib finds.
 
         From is the first From header that names a mailbox (`From: [??????]` then a real one: the real one),
@@ -411,8 +415,8 @@ class _Parser:
         """
         hint = self.header_charset or self.charset_hint
         values, comments = [], []
-        for value in raw_values:
-            value, dropped = _drop_name_comments(undo_surrogates(value, hint)[0])
+        for _, text in written:
+            value, dropped = _drop_name_comments(text)
             values.append(value)
             comments += dropped
         result: list[Address] = []
@@ -431,7 +435,7 @@ class _Parser:
 
         pairs = [self._getaddresses(value, header) for value in values]
         # mail-parser renders raw 8-bit names as escapes: where there are any, the decoded values are read instead.
-        if mp is not None and not any(needs_decoding(value) for value in raw_values):
+        if mp is not None and not any(needs_decoding(value) for value, _ in written):
             # Where comments were rewritten, mail-parser (which reads the header as written) would keep them in
             # the name: the name comes from the stdlib's reading of the rewritten header instead.
             names = {addr.lower(): name for found in pairs for name, addr in found} if comments else {}
