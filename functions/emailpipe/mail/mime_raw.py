@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from emailpipe.domain.reply_patterns import lazy
+
 # Where a nested multipart had its boundary neutralised, the parameter is renamed to this, so that the
 # walk can tell a part cut off on purpose from one whose boundary was lost in transit.
 DEPTH_LIMITED_PARAM = b"x-emailpipe-depth-limited"
@@ -102,12 +104,12 @@ def limit_nesting(raw: bytes, max_depth: int) -> tuple[bytes, bool]:
 
 # The header section as the stdlib's feedparser reads it: it ends at the first line that is neither a header
 # (`name:`, any printable name without spaces), a continuation, nor an mbox "From " line.
-# (Only read on the broken path: kept as text and compiled on first use, off the cold start; re caches them.)
-_STDLIB_HEADERS = rb"(?:From [^\n]*\n|[!-9;-~]*:[^\n]*\n|[ \t][^\n]*\n)*"
-_HEADER_LINE = rb"[!-9;-~]+:"
+# (Only read on the broken path: compiled on first use, off the cold start.)
+_STDLIB_HEADERS = lazy(lambda: rb"(?:From [^\n]*\n|[!-9;-~]*:[^\n]*\n|[ \t][^\n]*\n)*", 0)
+_HEADER_LINE = lazy(lambda: rb"[!-9;-~]+:", 0)
 # A header whose name is followed by spaces before the colon (`Subject : hi`): the stdlib stops there too.
-_SPACED_HEADER = rb"([A-Za-z][A-Za-z0-9-]*)[ \t]+:"
-_REAL_HEADER = rb"([A-Za-z][A-Za-z0-9-]*)[ \t]*:"
+_SPACED_HEADER = lazy(lambda: rb"([A-Za-z][A-Za-z0-9-]*)[ \t]+:", 0)
+_REAL_HEADER = lazy(lambda: rb"([A-Za-z][A-Za-z0-9-]*)[ \t]*:", 0)
 _KNOWN_HEADERS = frozenset(
     b"from to cc bcc subject date message-id reply-to sender return-path received mime-version in-reply-to "
     b"references delivered-to envelope-to user-agent importance priority organization thread-topic "
@@ -115,7 +117,7 @@ _KNOWN_HEADERS = frozenset(
     b"received-spf precedence auto-submitted errors-to disposition-notification-to".split()
 )
 _KNOWN_PREFIXES = (b"x-", b"content-", b"list-", b"resent-", b"arc-")
-_DECLARED_BOUNDARY = rb"""(?i)boundary[ \t]*=[ \t]*["']?([^"';\r\n]+)"""
+_DECLARED_BOUNDARY = lazy(lambda: rb"""(?i)boundary[ \t]*=[ \t]*["']?([^"';\r\n]+)""", 0)
 # Headers an odd line is never folded into, but dropped after: the author (it would add or change a mailbox) and
 # the verdicts a receiving server writes above the sender's headers (the sender's first line, folded into the last
 # of them, would add `dmarc=pass` to the provider's own Authentication-Results; see domain/trust.py).
@@ -133,7 +135,7 @@ def _known_header(line: bytes, *, part_headers: bool = True) -> bool:
 
     Without `part_headers`, Content-* does not count: those also start every MIME part of a body.
     """
-    match = re.match(_REAL_HEADER, line)
+    match = _REAL_HEADER.match(line)
     if match is None:
         return False
     name = match.group(1).lower()
@@ -158,7 +160,7 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
     of the declared boundary (a body that began without its blank line). Nothing after the blank line is
     touched, so the body never becomes headers.
     """
-    end = re.match(_STDLIB_HEADERS, raw).end()
+    end = _STDLIB_HEADERS.match(raw).end()
     rest = raw[end : end + 2]
     if end and (not rest or rest[:1] == b"\n" or rest == b"\r\n" or b"\n" not in raw[end:]):
         return raw, False  # the blank line, the end of the message, or a last line without a body: as it should be
@@ -169,7 +171,7 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
         if eol < 0:
             return raw, False
         line = raw[pos : eol + 1]
-        if re.match(_HEADER_LINE, line) or re.match(_SPACED_HEADER, line):
+        if _HEADER_LINE.match(line) or _SPACED_HEADER.match(line):
             break
         if pos == 0 and line.startswith(b"From "):
             out.append(line)
@@ -192,12 +194,12 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
             break
         if line.startswith((b" ", b"\t", b"From ")):
             pass
-        elif re.match(_HEADER_LINE, line):
+        elif _HEADER_LINE.match(line):
             previous = line.split(b":", 1)[0].strip().lower()
             if odd:
                 headers_after += 1
                 known_after += _known_header(line, part_headers=False)
-        elif spaced := re.match(_SPACED_HEADER, line):
+        elif spaced := _SPACED_HEADER.match(line):
             line = spaced.group(1) + b":" + line[spaced.end() :]
             previous = spaced.group(1).lower()
             changed += 1
@@ -213,7 +215,7 @@ def repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
                 pos = eol + 1
                 continue
             line = b" " + line
-        if boundary is None and (declared := re.search(_DECLARED_BOUNDARY, line)):
+        if boundary is None and (declared := _DECLARED_BOUNDARY.search(line)):
             boundary = declared.group(1).strip()
         out.append(line)
         pos = eol + 1

@@ -19,6 +19,8 @@ import re
 import unicodedata
 from email.message import Message
 
+from emailpipe.domain.reply_patterns import lazy
+
 # Detection is statistical and costs time per byte: a sample this large is plenty to name the charset.
 _DETECT_SAMPLE = 64 * 1024
 
@@ -77,9 +79,9 @@ _LABELS = {
     "x-utf-8": "utf_8",
     "utf8mb4": "utf_8",
 }
-# Patterns used only on the broken paths are kept as text and compiled on first use (re caches them): compiling
-# costs about 0.15 ms each at import, and the inbound cold start is at its limit.
-_NUMBERED = r"(?:cp|windows|win|ibm|x-cp)[-_ ]?(\d{3,4})"
+# Patterns used only on the broken paths compile on first use (reply_patterns.lazy): compiling costs about 0.15 ms
+# each at import, and the inbound cold start is at its limit.
+_NUMBERED = lazy(lambda: r"(?:cp|windows|win|ibm|x-cp)[-_ ]?(\d{3,4})", 0)
 
 # ISO-2022-JP as clients write it: the registered codec first, then the JIS X 0208 bytes read through
 # Windows-31J, which has the NEC row 13 (①, ㈱, Ⅰ) and IBM extensions and also takes raw Shift_JIS bytes.
@@ -125,9 +127,9 @@ _WORD_CHARSET = re.compile(r"=\?([^?*\s]+)(?:\*[^?]*)?\?[bBqQ]\?")
 _LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
 # An RFC 2047 encoded word, read leniently: anywhere in the value (inside quotes and words too), with a
 # language suffix, spaces inside a Q text, and any base64 padding.
-_ENCODED_WORD = r"=\?([^?*\s]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?]*)\?="
-_Q_ESCAPE = rb"=([0-9A-Fa-f]{2})"
-_BASE64_TEXT = r"[A-Za-z0-9+/=\s]*"
+_ENCODED_WORD = lazy(lambda: r"=\?([^?*\s]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?]*)\?=", 0)
+_Q_ESCAPE = lazy(lambda: rb"=([0-9A-Fa-f]{2})", 0)
+_BASE64_TEXT = lazy(lambda: r"[A-Za-z0-9+/=\s]*", 0)
 # Plausibility of a decoded character (see _plausibility).
 _TEXT_SYMBOLS = frozenset("€£¥©®°±«»§¶·–—‘’‚“”„…•™×÷¡¿")
 _SCRIPTS = ((0x250, "latin"), (0x370, "other"), (0x400, "greek"), (0x530, "cyrillic"), (0x590, "other"))
@@ -140,7 +142,7 @@ _JIS_LIMIT = 1024 * 1024
 _DECLARED_WINDOW = 512 * 1024
 # The escape sequence that shifts ISO-2022-JP into its two-byte sets (ESC $ B, ESC $ @).
 _JIS_SHIFT = "\x1b$"
-_DECLARED_CHARSET = rb"""(?i)charset[ \t]*=[ \t]*["']?([A-Za-z0-9_.:-]{1,40})"""
+_DECLARED_CHARSET = lazy(lambda: rb"""(?i)charset[ \t]*=[ \t]*["']?([A-Za-z0-9_.:-]{1,40})""", 0)
 
 
 def iana_name(codec_name: str) -> str:
@@ -160,7 +162,7 @@ def lookup(charset: str | None) -> str | None:
     if label == _JIS:
         return _JIS
     label = _LABELS.get(label, label)
-    for candidate in (label, re.sub(_NUMBERED, r"cp\1", label)):
+    for candidate in (label, _NUMBERED.sub(r"cp\1", label)):
         try:
             return codecs.lookup(candidate).name.replace("-", "_")
         except (LookupError, ValueError):
@@ -560,7 +562,7 @@ def has_raw_bytes(value: str) -> bool:
 
 def first_declared_charset(raw: bytes) -> str | None:
     """The first charset other than US-ASCII and UTF-8 a message declares (`charset=` anywhere), or None."""
-    for found in re.compile(_DECLARED_CHARSET).finditer(raw, 0, _DECLARED_WINDOW):
+    for found in _DECLARED_CHARSET.finditer(raw, 0, _DECLARED_WINDOW):
         label = found.group(1).decode("ascii")
         if lookup(label) not in (None, "ascii", "utf_8"):
             return label
@@ -663,7 +665,7 @@ def encoded_word_charsets(value: str) -> list[str]:
 def _word_bytes(encoding: str, text: str) -> bytes:
     """The bytes of one encoded word's text: base64 with any padding (even mid-text), or Q."""
     if encoding in "bB":
-        if not re.fullmatch(_BASE64_TEXT, text):
+        if not _BASE64_TEXT.fullmatch(text):
             raise ValueError("not base64")
         data = b""
         # Padding only ends a quantum: "R3LDvA==w59lZQ==" is two encodings joined, "...ZQ===" one over-padded.
@@ -673,7 +675,7 @@ def _word_bytes(encoding: str, text: str) -> bytes:
                 data += binascii.a2b_base64(chunk + "=" * (-len(chunk) % 4))
         return data
     raw = text.replace("_", " ").encode("utf-8", "surrogateescape")
-    return re.sub(_Q_ESCAPE, lambda m: bytes((int(m.group(1), 16),)), raw)
+    return _Q_ESCAPE.sub(lambda m: bytes((int(m.group(1), 16),)), raw)
 
 
 def decode_words(value: str, hint: str | None = None) -> tuple[str, str | None]:
@@ -700,7 +702,7 @@ def decode_words(value: str, hint: str | None = None) -> tuple[str, str | None]:
             pending.clear()
         pending_charset = None
 
-    for match in re.finditer(_ENCODED_WORD, value):
+    for match in _ENCODED_WORD.finditer(value):
         gap = value[last : match.start()]
         charset, encoding, text = match.groups()
         if gap and not (gap.isspace() and last):

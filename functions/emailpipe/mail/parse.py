@@ -50,6 +50,7 @@ from typing import Any
 
 from emailpipe.domain.names import clean_name
 from emailpipe.domain.reply import extract_from_message
+from emailpipe.domain.reply_patterns import lazy
 from emailpipe.domain.tokens import find_token
 from emailpipe.mail.mime_raw import (
     header_block_length,
@@ -91,7 +92,7 @@ logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 _MSG_ID = re.compile(r"<[^<>\s]*>")
 # `@` and a dotted domain, however broken the address around it (`@evil.example`, `<@evil.example>`).
-_NAMES_DOMAIN = re.compile(r"@[\w-]+(?:\.[\w-]+)+")
+_NAMES_DOMAIN = lazy(lambda: r"@[\w-]+(?:\.[\w-]+)+", 0)  # read only when the first From is garbage
 
 
 @dataclass(frozen=True, repr=False, eq=False)

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from emailpipe.domain.attachments import is_decoration
 from emailpipe.domain.names import clean_name
+from emailpipe.domain.reply_patterns import lazy
 from emailpipe.mail.mime_raw import DEPTH_LIMITED_MESSAGE, DEPTH_LIMITED_PARAM
 from emailpipe.mail.mime_text import (
     CONTROL_CODES,
@@ -49,7 +50,7 @@ _UNSAFE_NAME = dict.fromkeys((*CONTROL_CODES, *map(ord, '<>:"|?*')))
 _CID_LINK = re.compile(r"""cid:([^\s"'<>()]+)""", re.IGNORECASE)
 # A file name with an extension that has a letter (`123.4` is no name), as Outlook makes Content-IDs of:
 # `image001.png@01D9C2A4.5E4F0A10`.
-_FILE_NAME = re.compile(r"[^/\\@\r\n\t]*[^/\\@\s]\.(?=[0-9]*[A-Za-z])[A-Za-z0-9]{1,5}")
+_FILE_NAME = lazy(lambda: r"[^/\\@\r\n\t]*[^/\\@\s]\.(?=[0-9]*[A-Za-z])[A-Za-z0-9]{1,5}", 0)
 # TNEF parts (Outlook and Exchange's winmail.dat): by type, by name, or an untyped file starting with the signature.
 _TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 _TNEF_NAMES = frozenset({"winmail.dat", "win.dat"})
