@@ -729,7 +729,10 @@ def _one_backup_per_transaction() -> None:
     original = dynamodb_models.DynamoDBBackend.transact_write_items
     # A cancelled transaction's rollback restores the copy taken before it: a write another request thread committed
     # meanwhile would vanish. DynamoDB never loses a committed write, so the local server applies writes one at a time
-    # (re-entrant: a transaction applies its items through the same methods).
+    # (re-entrant: a transaction applies its items through the same methods). Reads take the same lock: moto applies
+    # a transaction's items one by one to the live table, so a read between two of them saw writes that the
+    # transaction's failure then undid (an outcome `stored` for a message never stored), and a stream reader saw their
+    # records. DynamoDB's transactions are isolated: no read sees part of one.
     serial = threading.RLock()
 
     def one_at_a_time(method: Any) -> Any:
@@ -739,8 +742,13 @@ def _one_backup_per_transaction() -> None:
 
         return serialised
 
-    for name in ("put_item", "update_item", "delete_item"):
+    for name in ("put_item", "update_item", "delete_item", "get_item", "query", "scan"):
         setattr(dynamodb_models.DynamoDBBackend, name, one_at_a_time(getattr(dynamodb_models.DynamoDBBackend, name)))
+    import moto.dynamodbstreams.models as streams_models
+
+    streams_models.DynamoDBStreamsBackend.get_records = one_at_a_time(  # type: ignore[method-assign]
+        streams_models.DynamoDBStreamsBackend.get_records
+    )
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         with serial:
