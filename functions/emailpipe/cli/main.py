@@ -63,7 +63,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     from emailpipe.local.api_server import ApiServer
     from emailpipe.local.stack import LocalStack
 
-    for option, port in (("--port", args.port), ("--api-port", args.api_port)):
+    for option, port in (("--port", args.port), ("--api-port", args.api_port), ("--console-port", args.console_port)):
         if port and not _port_free(port):
             print(
                 f"local: port {port} is in use; give another with {option} PORT, or {option} 0 for a free one",
@@ -75,16 +75,28 @@ def cmd_local(args: argparse.Namespace) -> int:
     stack = LocalStack(port=args.port, stack_name=_stack_name()).start(parameters)
     assert stack.triggers is not None and stack.info is not None
     api = ApiServer(stack.info, port=args.api_port).start()
+    from emailpipe.local.console_server import ConsoleServer, transcript
+    from emailpipe.store import apikeys
+
+    _record, console_key = apikeys.create_key("local-console", "write")
+    info = stack.info
+    console = ConsoleServer(
+        stack.endpoint, api.url, console_key, lambda raw: deliver_raw_email(info, raw), port=args.console_port
+    ).start()
     print(f"AWS_ENDPOINT_URL={stack.endpoint}", flush=True)
     print(f"EMAILPIPE_API_URL={api.url}", flush=True)
-    print(f"# stack {stack.stack_name} provisioned from template.yaml; Ctrl-C stops", file=sys.stderr, flush=True)
+    print(f"EMAILPIPE_CONSOLE_URL={console.url}", flush=True)
+    note = f"# stack {stack.stack_name} provisioned from template.yaml; state in memory; Ctrl-C stops"
+    print(note, file=sys.stderr, flush=True)
     stop = threading.Event()
+    threading.Thread(target=transcript, args=(stack.endpoint, stop), name="emailpipe-transcript", daemon=True).start()
     try:
         stack.triggers.run_forever(stop)
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
+        console.stop()
         api.stop()
         stack.stop()
     return 0
@@ -425,9 +437,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emailpipe", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("local", help="run the embedded AWS, provisioned from template.yaml, with the triggers")
+    p = sub.add_parser(
+        "local",
+        help="run the embedded AWS, provisioned from template.yaml, with the triggers, the HTTP API and a console",
+        description="Run the local stack. Its state is in memory (moto keeps nothing across restarts): a restart"
+        " starts empty. Prints one line per inbound outcome and per email sent (addresses masked, no bodies).",
+    )
     p.add_argument("--port", type=int, default=5000, help="port of the embedded AWS endpoint (0: a free port)")
     p.add_argument("--api-port", type=int, default=0, help="port of the HTTP API (0: a free port)")
+    p.add_argument("--console-port", type=int, default=0, help="port of the browser console (0: a free port)")
     p.add_argument(
         "--parameter",
         action="append",
