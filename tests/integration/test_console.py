@@ -48,8 +48,9 @@ def local_stack():
             name, _, value = line.strip().partition("=")
             urls[name] = value
     yield urls, process, lines
-    process.terminate()
-    process.wait(timeout=20)
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def test_console_round_trip_in_chromium(local_stack):
@@ -114,3 +115,9 @@ def test_console_round_trip_in_chromium(local_stack):
         page.screenshot(path=str(ROOT / "docs" / "console.png"), full_page=True)
         browser.close()
     assert process.poll() is None
+    # The shell's transcript: one line per email sent and per inbound outcome, addresses masked, no bodies.
+    process.terminate()
+    out, _ = process.communicate(timeout=20)
+    assert "notification sent to b***@agents.example" in out
+    assert "inbound stored stored" in out
+    assert "bob@agents.example" not in out and "invoice is wrong" not in out
