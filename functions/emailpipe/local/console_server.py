@@ -29,6 +29,14 @@ def mask(address: str) -> str:
     return f"{local[:1]}***@{domain}" if domain else "***"
 
 
+def _summary(email: dict[str, Any]) -> dict[str, Any]:
+    """An outbox email with its From, To and Subject decoded (encoded words) for the list and the header line."""
+    from email import message_from_string, policy
+
+    mail = message_from_string(email["raw"] or "", policy=policy.default)
+    return {**email, **{name: str(mail.get(name, "")) for name in ("From", "To", "Subject")}}
+
+
 class ConsoleServer:
     """Serves the console on 127.0.0.1:`port` until `stop()`."""
 
@@ -68,7 +76,7 @@ class ConsoleServer:
                 if path.startswith("/v1/"):
                     return self._proxy()
                 if path == "/local/outbox" and self.command == "GET":
-                    return self._json(200, sent_emails(server.endpoint))
+                    return self._json(200, [_summary(m) for m in sent_emails(server.endpoint)])
                 if path == "/local/reply" and self.command == "POST":
                     form = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                     original = next((m for m in sent_emails(server.endpoint) if m["id"] == form.get("id")), None)

@@ -100,7 +100,7 @@ async function loadOutbox() {
   list.replaceChildren();
   for (const m of await api("GET", "/local/outbox")) {
     const e = parseEmail(m.raw);
-    const li = el("li", `To ${m.destinations.join(", ")} · ${e.header("Subject")}`, { "data-id": m.id, class: "email" });
+    const li = el("li", `To ${m.destinations.join(", ")} · ${m.Subject}`, { "data-id": m.id, class: "email" });
     li.onclick = () => showEmail(m);
     list.append(li);
   }
@@ -110,7 +110,7 @@ function showEmail(m) {
   currentEmail = m;
   const e = parseEmail(m.raw);
   document.getElementById("email").hidden = false;
-  document.getElementById("email-summary").textContent = `From ${e.header("From")} · To ${e.header("To")} · ${e.header("Subject")}`;
+  document.getElementById("email-summary").textContent = `From ${m.From} · To ${m.To} · ${m.Subject}`;
   document.getElementById("email-headers").textContent = e.head;
   const html = decodePart(m.raw, "text/html");
   const frame = document.getElementById("email-html");
