@@ -17,6 +17,8 @@ from typing import Any
 from emailpipe.domain.errors import EmailpipeError
 
 STACK_ENV = "EMAILPIPE_STACK"
+# `inbound --wait` exits with the outcome, so a script can branch on it (1 and 2 stay errors and bad usage).
+INBOUND_EXIT_CODES = {"stored": 0, "rejected": 3, "quarantined": 4, "pending": 5}
 
 
 def _stack_name() -> str:
@@ -35,9 +37,21 @@ def _connect() -> Any:
 
     if _is_local_endpoint():
         local_credentials()
+    elif not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or _profile_region()):
+        raise EmailpipeError(
+            "no AWS endpoint and no region: for the local stack, run `emailpipe local` and export the "
+            "AWS_ENDPOINT_URL=... line it prints; for a deployed stack, set AWS_REGION (or AWS_PROFILE) and, "
+            "if it is not named emailpipe, EMAILPIPE_STACK"
+        )
     info = describe_stack(_stack_name())
     repo.configure(info.outputs["TableName"])
     return info
+
+
+def _profile_region() -> str | None:
+    import boto3
+
+    return boto3.session.Session().region_name
 
 
 def _api(info: Any) -> Any:
@@ -267,9 +281,9 @@ def cmd_inbound(args: argparse.Namespace) -> int:
     record = wait_for_outcome(key, args.timeout)
     if record is None:
         print(json.dumps({"s3_key": key, "status": "pending", "reason": "no outcome recorded yet"}))
-        return 1
+        return INBOUND_EXIT_CODES["pending"]
     print(json.dumps(outcome_dict(record)))
-    return 0
+    return INBOUND_EXIT_CODES[record.status.value]
 
 
 def cmd_inbound_log(args: argparse.Namespace) -> int:
@@ -432,6 +446,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- parser
 
 
+def _positive_hours(text: str) -> float:
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = float("nan")
+    if not (0 < hours < 24 * 366):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours above 0 (e.g. 1, 0.5, 24)")
+    return hours
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(prog="emailpipe", description=__doc__)
@@ -458,32 +482,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     dept = sub.add_parser("department", help="departments").add_subparsers(dest="action", required=True)
-    p = dept.add_parser("add")
-    p.add_argument("name")
+    p = dept.add_parser("add", help="add a department")
+    p.add_argument("name", help="its name, e.g. Billing")
     p.set_defaults(func=cmd_department_add)
 
     agent = sub.add_parser("agent", help="agents and admins").add_subparsers(dest="action", required=True)
-    p = agent.add_parser("add")
-    p.add_argument("email")
-    p.add_argument("--name", required=True)
-    p.add_argument("--department", action="append")
-    p.add_argument("--admin", action="store_true")
+    p = agent.add_parser("add", help="add an agent (or an admin)")
+    p.add_argument("email", help="the address the agent replies from")
+    p.add_argument("--name", required=True, help="the name shown in chat and email")
+    p.add_argument("--department", action="append", help="a department of the agent (repeatable)")
+    p.add_argument("--admin", action="store_true", help="an admin rather than an agent")
     p.set_defaults(func=cmd_agent_add)
 
     user = sub.add_parser("user", help="chat users").add_subparsers(dest="action", required=True)
-    p = user.add_parser("add")
-    p.add_argument("email")
-    p.add_argument("--name", required=True)
+    p = user.add_parser("add", help="add a chat user")
+    p.add_argument("email", help="the user's email address")
+    p.add_argument("--name", required=True, help="the name shown in chat and email")
     p.set_defaults(func=cmd_user_add)
 
     p = sub.add_parser("presence", help="set an agent online or offline")
-    p.add_argument("email")
-    p.add_argument("state", choices=["online", "offline"])
+    p.add_argument("email", help="the agent's email address")
+    p.add_argument("state", choices=["online", "offline"], help="offline agents are emailed")
     p.set_defaults(func=cmd_presence)
 
     person = sub.add_parser("person", help="a person's email preferences").add_subparsers(dest="action", required=True)
-    p = person.add_parser("set")
-    p.add_argument("email")
+    p = person.add_parser("set", help="change a person's email preferences")
+    p.add_argument("email", help="the person's email address")
     p.add_argument("--notifications", choices=["on", "off"], help="staff: email me about user messages")
     p.add_argument("--unsubscribed", choices=["on", "off"], help="no email at all")
     p.add_argument("--bouncing", choices=["on", "off"], help="off once a bouncing address is fixed")
@@ -496,55 +520,62 @@ def build_parser() -> argparse.ArgumentParser:
     people.register(person)
 
     settings = sub.add_parser("settings", help="product settings").add_subparsers(dest="action", required=True)
-    p = settings.add_parser("set")
-    p.add_argument("key")
-    p.add_argument("value")
+    p = settings.add_parser("set", help="change one setting (settings show lists them)")
+    p.add_argument("key", help="the setting, e.g. delimiter")
+    p.add_argument("value", help="on/off, a whole number, or text")
     p.set_defaults(func=cmd_settings_set)
-    p = settings.add_parser("show")
+    p = settings.add_parser("show", help="every setting with its value")
     p.set_defaults(func=cmd_settings_show)
 
     conv = sub.add_parser("conversation", help="conversations").add_subparsers(dest="action", required=True)
-    p = conv.add_parser("open")
-    p.add_argument("--user", required=True)
-    p.add_argument("--department")
-    p.add_argument("--subject")
+    p = conv.add_parser("open", help="open a conversation for a user; prints its id")
+    p.add_argument("--user", required=True, help="the user's email address")
+    p.add_argument("--department", help="its department: only that department's agents are emailed")
+    p.add_argument("--subject", help="the subject of its notifications")
     p.set_defaults(func=cmd_conversation_open)
-    p = conv.add_parser("show")
-    p.add_argument("conversation")
-    p.add_argument("--json", action="store_true")
+    p = conv.add_parser("show", help="a conversation and its messages")
+    p.add_argument("conversation", help="the conversation id (conversation list shows them)")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_conversation_show)
     from emailpipe.cli import conversations
 
     conversations.register(conv)
+    from emailpipe.cli import listing
+
+    listing.register({"conversation": conv, "agent": agent, "user": user, "department": dept})
 
     msg = sub.add_parser("message", help="chat messages").add_subparsers(dest="action", required=True)
-    p = msg.add_parser("post")
-    p.add_argument("conversation")
+    p = msg.add_parser("post", help="post a chat message, as the chat product does")
+    p.add_argument("conversation", help="the conversation id")
     p.add_argument("--from", dest="sender", required=True, help="an email address, or 'bot'")
-    p.add_argument("--text", required=True)
-    p.add_argument("--attach", action="append", default=[])
+    p.add_argument("--text", required=True, help="the message text")
+    p.add_argument("--attach", action="append", default=[], help="a file to attach (repeatable)")
     p.set_defaults(func=cmd_message_post)
 
     p = sub.add_parser("inbound", help="deliver a raw email as SES would")
     p.add_argument("file", help="an .eml file, or - for stdin")
-    p.add_argument("--wait", action="store_true", help="wait for and print the recorded outcome")
-    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for and print the outcome; exit 0 stored, 3 rejected, 4 quarantined, 5 pending (timed out)",
+    )
+    p.add_argument("--timeout", type=float, default=60.0, help="with --wait: seconds to wait (default 60)")
     p.set_defaults(func=cmd_inbound)
 
     p = sub.add_parser("inbound-log", help="the recorded outcome of every inbound email")
     p.add_argument("--since", help="e.g. 1h, 30m, or an ISO time (UTC)")
-    p.add_argument("--reason")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--reason", help="only outcomes with this reason, e.g. unknown_sender")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=cmd_inbound_log)
 
     p = sub.add_parser("status", help="the last hour: emails in, outcomes, notifications, dead letters")
-    p.add_argument("--hours", type=float, default=1.0)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--hours", type=_positive_hours, default=1.0, help="how many hours back (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("redrive", help="process a rejected or quarantined email again")
-    p.add_argument("s3_key")
-    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("s3_key", help="the email's S3 key (inbound-log shows them)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the new outcome (default 60)")
     p.set_defaults(func=cmd_redrive)
 
     box = sub.add_parser("mailbox", help="the polled IMAP/POP3 mailbox").add_subparsers(dest="action", required=True)
@@ -575,11 +606,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_outbox)
 
     p = sub.add_parser("parse", help="parse a raw email and print what the inbound function would see")
-    p.add_argument("file", nargs="?")
+    p.add_argument("file", nargs="?", help="an .eml file (default: stdin)")
     p.set_defaults(func=cmd_parse)
 
     p = sub.add_parser("reply", help="print the extracted reply text of a message on stdin")
-    p.add_argument("--kind", choices=["eml", "body", "html"], default="eml")
+    p.add_argument("--kind", choices=["eml", "body", "html"], default="eml", help="what stdin holds (default eml)")
     p.set_defaults(func=cmd_reply)
     return parser
 
@@ -594,6 +625,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # A missing file, a directory given as a file, an unreadable one: what and where, not a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"emailpipe: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError
 
