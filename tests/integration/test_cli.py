@@ -16,12 +16,12 @@ from emailpipe.local.mailclient import reply_to
 BIN = Path(sys.executable).parent / "emailpipe"
 
 
-def _run(env, *args: str, stdin: bytes | None = None) -> str:
+def _run(env, *args: str, stdin: bytes | None = None, code: int = 0) -> str:
     environment = dict(os.environ, AWS_ENDPOINT_URL=env.stack.endpoint)
     result = subprocess.run(
         [str(BIN), *args], input=stdin, capture_output=True, env=environment, timeout=120, check=False
     )
-    assert result.returncode == 0, result.stderr.decode()
+    assert result.returncode == code, result.stderr.decode()
     return result.stdout.decode()
 
 
@@ -123,7 +123,7 @@ def test_redrive_posts_a_quarantined_email_after_the_cap_is_raised(running):
     _run(env, "settings", "set", "max_emails_per_sender", "0")
     reply = reply_to(notification, "carol@customer.example", "Carol", "Capped reply")
 
-    held = json.loads(_run(env, "inbound", "-", "--wait", stdin=reply))
+    held = json.loads(_run(env, "inbound", "-", "--wait", stdin=reply, code=4))  # 4: quarantined
     _run(env, "settings", "set", "max_emails_per_sender", "20")
     again = json.loads(_run(env, "redrive", held["s3_key"]))
     log = json.loads(_run(env, "inbound-log", "--json", "--reason", "stored"))
@@ -137,7 +137,8 @@ def test_status_counts_the_last_hour_from_the_local_records(running):
     env = running
     notification = _carol_has_bobs_email(env)
     _run(env, "inbound", "-", "--wait", stdin=reply_to(notification, "carol@customer.example", "C", "Thanks"))
-    _run(env, "inbound", "-", "--wait", stdin=reply_to(notification, "eve@evil.example", "E", "Hijack"))
+    hijack = reply_to(notification, "eve@evil.example", "E", "Hijack")
+    assert json.loads(_run(env, "inbound", "-", "--wait", stdin=hijack, code=3))["status"] == "rejected"  # 3: rejected
 
     status = json.loads(_run(env, "status", "--json"))
 

@@ -88,3 +88,17 @@ def test_with_no_endpoint_and_no_region_the_cli_says_how_to_point_it_somewhere(e
 
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "emailpipe local" in result.stderr and "AWS_ENDPOINT_URL" in result.stderr and "AWS_REGION" in result.stderr
+
+
+def test_inbound_wait_exits_5_while_the_outcome_is_pending(env):
+    raw = b"From: carol@customer.example\r\nTo: support@example.com\r\nSubject: hi\r\n\r\nHello\r\n"
+    result = subprocess.run(
+        [str(BIN), "inbound", "-", "--wait", "--timeout", "0"],
+        input=raw,
+        capture_output=True,
+        env=dict(os.environ, AWS_ENDPOINT_URL=env.stack.endpoint),
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 5
+    assert json.loads(result.stdout)["status"] == "pending"

@@ -21,5 +21,5 @@ def cmd_person_show(args: argparse.Namespace) -> int:
 def register(person: Any) -> None:
     """Add `show` to the `person` subcommands."""
     p = person.add_parser("show", help="a person, and why their address is marked bouncing")
-    p.add_argument("email")
+    p.add_argument("email", help="the person's email address")
     p.set_defaults(func=cmd_person_show)

@@ -19,5 +19,5 @@ def cmd_person_remove(args: argparse.Namespace) -> int:
 def register(person: Any) -> None:
     """Add `remove` to the `person` subcommands."""
     p = person.add_parser("remove", help="remove a person: replies with their notifications' tokens are rejected")
-    p.add_argument("email")
+    p.add_argument("email", help="the person's email address")
     p.set_defaults(func=cmd_person_remove)
