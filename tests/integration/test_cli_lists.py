@@ -102,3 +102,22 @@ def test_inbound_wait_exits_5_while_the_outcome_is_pending(env):
     )
     assert result.returncode == 5
     assert json.loads(result.stdout)["status"] == "pending"
+
+
+def test_inbound_log_is_a_table_with_headers_and_its_reason_filter_can_come_up_empty(running):
+    env = running
+    raw = b"From: stranger@else.example\r\nTo: support@example.com\r\nSubject: hi\r\n\r\nHello\r\n"
+    environment = dict(os.environ, AWS_ENDPOINT_URL=env.stack.endpoint)
+    run = dict(capture_output=True, env=environment, timeout=120, check=False)
+    waited = subprocess.run([str(BIN), "inbound", "-", "--wait"], input=raw, **run)
+    outcome = json.loads(waited.stdout)
+    assert waited.returncode == 3 and outcome["status"] == "rejected"  # 3: rejected
+
+    table = _cli(env, "inbound-log").stdout
+    header, row = table.splitlines()
+    assert header.split()[:4] == ["RECEIVED", "(UTC)", "STATUS", "REASON"]
+    assert row[header.index("STATUS") :].split()[:2] == ["rejected", outcome["reason"]]
+    assert row.endswith(outcome["s3_key"]) and header.index("S3 KEY") == row.index(outcome["s3_key"])
+    assert (
+        _cli(env, "inbound-log", "--reason", "no_such_reason").stdout.strip() == "no inbound email yet with that reason"
+    )

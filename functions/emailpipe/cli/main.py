@@ -296,8 +296,23 @@ def cmd_inbound_log(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([outcome_dict(r) for r in records], indent=2))
         return 0
-    for r in records:
-        print(f"{_iso(r.received_at)}  {r.status.value:<11} {r.reason:<28} {r.matched_by or '-':<13} {r.s3_key}")
+    if not records:
+        print("no inbound email yet" + (" with that reason" if args.reason else ""))
+        return 0
+    from emailpipe.cli.listing import print_table
+
+    rows = [
+        {
+            "received": _iso(r.received_at),
+            "status": r.status.value,
+            "reason": r.reason,
+            "matched_by": r.matched_by,
+            "s3_key": r.s3_key,
+        }
+        for r in records
+    ]
+    columns = [("received", "RECEIVED (UTC)"), ("status", "STATUS"), ("reason", "REASON"), ("matched_by", "MATCHED BY")]
+    print_table(rows, [*columns, ("s3_key", "S3 KEY")])
     return 0
 
 
