@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration import browser as chromium_setup
 from tests.integration.browser import ARGS, chromium
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,7 @@ def local_stack():
 def test_console_round_trip_in_chromium(local_stack, tmp_path):
     binary = chromium()
     if binary is None:
-        pytest.skip("chromium is missing and cannot be apt-installed here (not root, or no apt-get)")
+        pytest.skip(chromium_setup.why_not)
     from playwright.sync_api import expect, sync_playwright
 
     urls, process, _ = local_stack
