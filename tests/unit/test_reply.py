@@ -647,7 +647,10 @@ def _normalize(text: str) -> str:
     return "\n".join(out).strip()
 
 
-@pytest.mark.skipif(not (_CORPUS / "MANIFEST.tsv").exists(), reason="shared reply corpus not available")
+@pytest.mark.skipif(
+    not (_CORPUS / "MANIFEST.tsv").exists(),
+    reason="runs where the shared corpus is beside the repository (../shared/corpus/replies); it is not here",
+)
 def test_development_corpus_exact_matches_reach_target():
     from tests.unit.reply_harness import extract
 
