@@ -201,7 +201,8 @@ def _apply_extras(transformed: dict[str, Any], stack: str, params: dict[str, str
             name = str(props.get("Name", {}).get("Fn::Sub", f"{stack}/{logical}")).replace("${AWS::StackName}", stack)
             client("secretsmanager").create_secret(Name=name, SecretString=secrets.token_urlsafe(48))
         elif kind == "AWS::SES::EmailIdentity":
-            client("ses").verify_domain_identity(Domain=params["MailDomain"])
+            # The mail domain is PipingAddress's domain (template.yaml has no separate parameter).
+            client("ses").verify_domain_identity(Domain=params["PipingAddress"].rpartition("@")[2])
         elif kind == "AWS::S3::Bucket" and "NotificationConfiguration" in props:
             queues = []
             for config in props["NotificationConfiguration"].get("QueueConfigurations", []):
