@@ -146,3 +146,10 @@ def test_the_operations_parameter_table_lists_every_template_parameter_with_its_
         default = str(parameter.get("Default", ""))
         shown = rows[name].strip().strip("`")
         assert shown == (default or "empty"), (name, shown, default)
+
+
+def test_the_readme_names_the_same_receiving_regions(source: dict[str, Any]):
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    deploy = readme.split("## Deploy\n", 1)[1].split("\n## ", 1)[0]
+    sentence = deploy.split("receives email:", 1)[1].split("(", 1)[0]
+    assert [r.strip() for r in sentence.replace("\n", " ").split(",")] == _allowed(source)
