@@ -11,10 +11,10 @@ import os
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from emailpipe.local.loopback import LoopbackServer, QuietHandler
 from emailpipe.local.stack import FakeLambdaContext, StackInfo
 
 
@@ -83,7 +83,7 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes, por
     return event
 
 
-class ApiServer:
+class ApiServer(LoopbackServer):
     """The API served on 127.0.0.1:`port` (0: a free port) until `stop()`."""
 
     def __init__(self, info: StackInfo, port: int = 0) -> None:
@@ -98,7 +98,7 @@ class ApiServer:
         self._handler = lambda_handler
         server = self
 
-        class _Handler(BaseHTTPRequestHandler):
+        class _Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def _serve(self) -> None:
@@ -123,24 +123,4 @@ class ApiServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-                pass  # paths hold addresses; nothing is logged
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> ApiServer:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="emailpipe-api", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        super().__init__(_Handler, port, name="emailpipe-api")

@@ -13,10 +13,10 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
+from emailpipe.local.loopback import LoopbackServer, QuietHandler
 from emailpipe.local.mailclient import reply_to
 from emailpipe.local.stack import sent_emails
 
@@ -37,7 +37,7 @@ def _summary(email: dict[str, Any]) -> dict[str, Any]:
     return {**email, **{name: str(mail.get(name, "")) for name in ("From", "To", "Subject")}}
 
 
-class ConsoleServer:
+class ConsoleServer(LoopbackServer):
     """Serves the console on 127.0.0.1:`port` until `stop()`."""
 
     def __init__(
@@ -46,7 +46,7 @@ class ConsoleServer:
         server = self
         self.endpoint, self.api_url, self.api_key, self.deliver = endpoint, api_url, api_key, deliver
 
-        class _Handler(BaseHTTPRequestHandler):
+        class _Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def _send(self, status: int, data: bytes, content_type: str) -> None:
@@ -97,25 +97,7 @@ class ConsoleServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-                pass  # paths hold addresses; nothing is logged
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> ConsoleServer:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="emailpipe-console", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_Handler, port, name="emailpipe-console", path="/")
 
 
 def transcript(endpoint: str, stop: threading.Event, interval: float = 0.5) -> None:

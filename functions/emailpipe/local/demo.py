@@ -164,15 +164,14 @@ class _WebhookReceiver:
     """The chat application's webhook endpoint on 127.0.0.1: verifies each delivery as a receiver should."""
 
     def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from emailpipe.local.loopback import LoopbackServer, QuietHandler
 
         self.secret = ""
         self.received: list[dict[str, Any]] = []
         self.refused = 0
         receiver = self
 
-        class _Handler(BaseHTTPRequestHandler):
+        class _Handler(QuietHandler):
             def do_POST(self) -> None:
                 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -187,16 +186,11 @@ class _WebhookReceiver:
                     self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/emailpipe-events"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackServer(_Handler, name="emailpipe-demo-webhooks", path="/emailpipe-events").start()
+        self.url = self._server.url
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
 
 def _http(url: str, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
