@@ -25,6 +25,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check functions tests benchmarks
 	$(BIN)/ruff format --check functions tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)

@@ -28,16 +28,16 @@ class BatchFailedError(Exception):
 
 def sqs_id(record: Record) -> str:
     """The identifier SQS expects back for a failed message."""
-    return record["messageId"]
+    return str(record["messageId"])
 
 
 def stream_id(record: Record) -> str:
     """The identifier a DynamoDB stream expects back for a failed record: its sequence number."""
-    return record["dynamodb"]["SequenceNumber"]
+    return str(record["dynamodb"]["SequenceNumber"])
 
 
 def process_partial_response(
-    event: dict[str, Any], handle: Callable[[Record], None], item_id: Callable[[Record], str]
+    event: dict[str, Any], handle: Callable[[Record], object], item_id: Callable[[Record], str]
 ) -> dict[str, Any]:
     """Handle each record of `event`; report the ones that raised so that only they are retried."""
     records: list[Record] = event.get("Records") or []

@@ -15,8 +15,9 @@ the dataclass generated from its fields.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import Field, fields
 from reprlib import recursive_repr
+from typing import Any, ClassVar
 
 
 def _values(record: Record) -> tuple[object, ...]:
@@ -25,6 +26,8 @@ def _values(record: Record) -> tuple[object, ...]:
 
 class Record:
     """repr, == and hash as @dataclass(frozen=True) generates them: over every field, in order."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # set by @dataclass on every subclass
 
     @recursive_repr()
     def __repr__(self) -> str:

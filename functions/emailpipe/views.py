@@ -39,7 +39,7 @@ def bounce_evidence_view(evidence: Any) -> dict[str, Any] | None:
     """Why an address is (or was) marked bouncing: the evidence's fields with a value, times as ISO 8601 UTC."""
     if evidence is None:
         return None
-    view = evidence.as_dict()
+    view: dict[str, Any] = evidence.as_dict()
     for key in ("marked_at", "cleared_at"):
         if key in view:
             view[key] = iso(view[key]) if view[key] else None

@@ -35,7 +35,8 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _runner(table_name: str) -> Callable[..., dict[str, Any]]:
+def _runner(table_name: str) -> tuple[Any, Callable[..., dict[str, Any]]]:
+    """The idempotency config (it takes the Lambda context) and `_run` wrapped by powertools' idempotency."""
     # Imported with the first Idempotency-Key, not at cold start (about 5% of the API's import time).
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
@@ -50,8 +51,7 @@ def _runner(table_name: str) -> Callable[..., dict[str, Any]]:
     decorated = idempotent_function(
         data_keyword_argument="request", persistence_store=persistence_layer(table_name), config=config
     )(_run)
-    decorated.config = config  # type: ignore[attr-defined]
-    return decorated
+    return config, decorated
 
 
 def reset() -> None:
@@ -80,10 +80,10 @@ def once(app: Any, table_name: str, operation: Callable[[], Response]) -> Respon
     }
     token, ran = _operation.set(operation), _ran.set(False)
     try:
-        runner = _runner(table_name)
+        config, runner = _runner(table_name)
         if app.lambda_context is not None:
             # An in-progress record expires with the invocation, so a timed-out request can be retried at once.
-            runner.config.register_lambda_context(app.lambda_context)
+            config.register_lambda_context(app.lambda_context)
         result = runner(request=request)
         replayed = not _ran.get()
     finally:

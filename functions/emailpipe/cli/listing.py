@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 
@@ -30,10 +31,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _pages(read: Callable[[str | None], Any]) -> Iterator[Any]:
+def _pages(read: Callable[..., Any]) -> Iterator[Any]:
+    """Every item of a paged list, `read(cursor=...)` giving one page."""
     cursor: str | None = None
     while True:
-        page = read(cursor)
+        page = read(cursor=cursor)
         yield from page.items
         cursor = page.next
         if not cursor:
@@ -59,7 +61,7 @@ def cmd_conversation_list(args: argparse.Namespace) -> int:
     rows = [
         conversation_view(c)
         for status in statuses
-        for c in _pages(lambda cursor, s=status: chat.list_conversations(user=args.user, status=s, cursor=cursor))
+        for c in _pages(partial(chat.list_conversations, user=args.user, status=status))
     ]
     columns = [("id", "ID"), ("status", "STATUS"), ("user", "USER"), ("department", "DEPARTMENT")]
     return _show(args, rows, [*columns, ("subject", "SUBJECT"), ("created_at", "CREATED")])
@@ -70,9 +72,7 @@ def _people(args: argparse.Namespace, roles: Sequence[str], columns: Sequence[tu
     from emailpipe.views import person_view
 
     chat = _api(_connect())
-    rows = [
-        person_view(p) for role in roles for p in _pages(lambda cursor, r=role: chat.list_people(role=r, cursor=cursor))
-    ]
+    rows = [person_view(p) for role in roles for p in _pages(partial(chat.list_people, role=role))]
     return _show(args, rows, columns)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from emailpipe.records import Record
 
@@ -86,7 +86,7 @@ def of_conversation(inboxes: Sequence[Inbox], inbox_address: str | None) -> Inbo
 
 def effective_settings(settings: Settings, inbox: Inbox) -> Settings:
     """The settings with the inbox's own convert-all and delimiter choices applied."""
-    changes: dict[str, bool] = {}
+    changes: dict[str, Any] = {}  # field -> value, for dataclasses.replace
     if inbox.convert_all_emails is not None:
         changes["convert_all_emails"] = inbox.convert_all_emails
     if inbox.delimiter is not None:

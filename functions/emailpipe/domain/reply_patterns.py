@@ -46,7 +46,7 @@ class LazyPattern:
     to the compiled pattern.
     """
 
-    def __init__(self, build: Callable[[], str], flags: int = re.IGNORECASE) -> None:
+    def __init__(self, build: Callable[[], str | bytes], flags: int = re.IGNORECASE) -> None:
         self._build = build
         self._flags = flags
 
@@ -59,7 +59,7 @@ class LazyPattern:
         return getattr(compiled, name)
 
 
-def lazy(build: Callable[[], str], flags: int = re.IGNORECASE) -> Any:
+def lazy(build: Callable[[], str | bytes], flags: int = re.IGNORECASE) -> Any:
     """The pattern `build()` returns, compiled on first use (case-insensitive unless flags say otherwise)."""
     return LazyPattern(build, flags)
 

@@ -613,8 +613,11 @@ def is_bounce(headers: Headers, subject: str, sender: str | None, content_type: 
 
 
 class _Part(Protocol):
-    content_type: str
-    payload: bytes
+    @property
+    def content_type(self) -> str: ...
+
+    @property
+    def payload(self) -> bytes: ...
 
 
 def _dsn_fields(block: str) -> dict[str, str]:

@@ -30,7 +30,8 @@ def cached_subscriptions(max_age: float, now: float | None = None) -> Sequence[s
     if max_age <= 0 or "at" not in _subscriptions or now - _subscriptions["at"] > max_age:
         _subscriptions["items"] = store.list_subscriptions()
         _subscriptions["at"] = now
-    return _subscriptions["items"]
+    items: Sequence[store.Subscription] = _subscriptions["items"]
+    return items
 
 
 def reset() -> None:

@@ -27,7 +27,8 @@ from emailpipe.domain.reply import extract_parts
 from emailpipe.domain.reply_patterns import strip_subject_prefixes
 from emailpipe.domain.routing import is_member
 from emailpipe.mail.dropped import dropped
-from emailpipe.mail.parse import Attachment, ParsedEmail, parse_email
+from emailpipe.mail.parse import ParsedEmail, parse_email
+from emailpipe.mail.parts import Attachment
 from emailpipe.observability import hash_address
 from emailpipe.store import auto_answers, blobs, bounces, repo
 
@@ -355,10 +356,12 @@ def _reply(
             message = _message(mail, successor.id, mail.sender, role, settings, ctx)
             details |= {"closed_reply": "new", "linked_from": conversation.id}
             # Later replies to the closed conversation go on in this one, not in a new one each.
-            change = repo.ConversationChange(conversation.id, continued_in=successor.id)
-            return Accepted(message, match.method, settings, reads.rate_logs, successor, new_people, change, details)
+            successor_change = repo.ConversationChange(conversation.id, continued_in=successor.id)
+            return Accepted(
+                message, match.method, settings, reads.rate_logs, successor, new_people, successor_change, details
+            )
         details["closed_reply"] = "reopened"
-    change = None
+    change: repo.ConversationChange | None = None
     if joining or conversation.status == "closed":
         change = repo.ConversationChange(conversation.id, conversation.status == "closed", joining)
     message = _message(mail, conversation.id, mail.sender, role, settings, ctx)

@@ -44,12 +44,15 @@ def poll_all(
 
     A mailbox's share is the time left divided by the mailboxes still to poll: what one leaves unused goes to the
     next. Its run stops taking new messages near the end of its share (poll_mailbox's own margin)."""
+
+    def share_of(left: float, share: float) -> Callable[[], float]:
+        # `remaining` as the run sees it: the time of its share, ending where the share ends.
+        return lambda: share - (left - remaining())
+
     results = []
     for index, secret_id in enumerate(secret_ids):
         left = remaining()
-        share = left / (len(secret_ids) - index)
-        # `remaining` as the run sees it: the time of its share, ending where the share ends.
-        results.append(poll(secret_id, lambda left=left, share=share: share - (left - remaining())))
+        results.append(poll(secret_id, share_of(left, left / (len(secret_ids) - index))))
     return results
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from emailpipe.ingress.logic import Listed, MailboxClient, MailboxError, MessageError, RemoteMessage
 from emailpipe.ingress.settings import MailboxSettings
@@ -127,7 +128,7 @@ class ImapMailbox:
         mailbox._capabilities = capabilities
         return mailbox
 
-    def _uid(self, command: str, *args: str, reason: str = "") -> list:
+    def _uid(self, command: str, *args: str, reason: str = "") -> list[Any]:
         with _connection_errors(command.lower()):
             typ, data = self._conn.uid(command, *args)
         if typ != "OK":

@@ -219,7 +219,7 @@ def _chat_app_round_trip(
     from emailpipe.local.mailclient import reply_to
     from emailpipe.store import apikeys
 
-    assert stack.triggers is not None
+    assert stack.triggers is not None and stack.info is not None
     _say("7. A chat application connects over HTTP: API key, webhook, a chat message, the email reply, the webhook")
     _record, key = apikeys.create_key("demo chat app")
     api = ApiServer(stack.info).start()

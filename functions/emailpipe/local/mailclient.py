@@ -12,7 +12,7 @@ def text_of(raw: bytes | str) -> str:
     """The text/plain part of a raw email."""
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
     mail = message_from_bytes(data, policy=policy.default)
-    body = mail.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+    body = mail.get_body(preferencelist=("plain",))
     return body.get_content() if body is not None else ""
 
 

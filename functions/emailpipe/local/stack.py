@@ -779,7 +779,7 @@ def _one_backup_per_transaction() -> None:
         finally:
             memo.reset(token)
 
-    dynamodb_models.copy = _Copy()  # type: ignore[assignment]
+    dynamodb_models.copy = _Copy()  # type: ignore[assignment,attr-defined]
     dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     dynamodb_models._emailpipe_single_backup = True  # type: ignore[attr-defined]
 

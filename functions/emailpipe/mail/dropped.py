@@ -8,7 +8,8 @@ decoded, and body text beyond the extractor's limits each add one entry to the d
 from __future__ import annotations
 
 from emailpipe.domain import html_text, reply
-from emailpipe.mail.parse import MAX_DELIMITER_LINES, MAX_DEPTH, MAX_PARTS, ParsedEmail
+from emailpipe.mail.parse import MAX_DELIMITER_LINES, ParsedEmail
+from emailpipe.mail.parts import MAX_DEPTH, MAX_PARTS
 
 
 def _lines_over(text: str, limit: int) -> int | None:

@@ -563,7 +563,7 @@ def has_raw_bytes(value: str) -> bool:
 def first_declared_charset(raw: bytes) -> str | None:
     """The first charset other than US-ASCII and UTF-8 a message declares (`charset=` anywhere), or None."""
     for found in _DECLARED_CHARSET.finditer(raw, 0, _DECLARED_WINDOW):
-        label = found.group(1).decode("ascii")
+        label: str = found.group(1).decode("ascii")
         if lookup(label) not in (None, "ascii", "utf_8"):
             return label
     return None
@@ -628,8 +628,8 @@ def part_filename(part: Message, hint: str | None = None) -> str | None:
 
     if any(needs_decoding(value) for _, value in raw):
         source = Message()
-        for key, value in raw:
-            source[key] = undo_surrogates(value, part_hint())[0]
+        for key, written in raw:
+            source[key] = undo_surrogates(written, part_hint())[0]
     for header, param in (("content-disposition", "filename"), ("content-type", "name")):
         value = source.get_param(param, header=header)
         if value is None:
@@ -675,7 +675,8 @@ def _word_bytes(encoding: str, text: str) -> bytes:
                 data += binascii.a2b_base64(chunk + "=" * (-len(chunk) % 4))
         return data
     raw = text.replace("_", " ").encode("utf-8", "surrogateescape")
-    return _Q_ESCAPE.sub(lambda m: bytes((int(m.group(1), 16),)), raw)
+    decoded: bytes = _Q_ESCAPE.sub(lambda m: bytes((int(m.group(1), 16),)), raw)
+    return decoded
 
 
 def decode_words(value: str, hint: str | None = None) -> tuple[str, str | None]:

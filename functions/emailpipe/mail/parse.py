@@ -251,8 +251,8 @@ def _drop_name_comments(value: str) -> tuple[str, list[str]]:
             elif angle and before_angle:
                 # `(Support desk) <help@x>`: the comment is the only name; the stdlib would keep its parentheses.
                 dropped.append(piece)
-                quoted = piece.replace("\\", "\\\\").replace('"', '\\"')
-                out.append(f'"{quoted}"')
+                escaped_name = piece.replace("\\", "\\\\").replace('"', '\\"')
+                out.append(f'"{escaped_name}"')
             else:
                 out.append(f"({piece})")
     return "".join(out), dropped
@@ -305,10 +305,10 @@ class _Parser:
         headers, unescaped = self._headers(items, raw)
         first: dict[str, str] = {}
         written: dict[str, list[tuple[str, str]]] = {}  # name -> (as written, its 8-bit bytes decoded) per header
-        for (name, value), (_, raw_value), text in zip(headers, items, unescaped, strict=True):
+        for (name, value), (_, raw_value), decoded in zip(headers, items, unescaped, strict=True):
             key = name.lower()
             first.setdefault(key, value)
-            written.setdefault(key, []).append((raw_value, text))
+            written.setdefault(key, []).append((raw_value, decoded))
 
         from_ = self._addresses(written.get("from", []), mp, "from")
         to = self._addresses(written.get("to", []), mp, "to")
@@ -573,7 +573,7 @@ def _token(parsed: ParsedEmail) -> str | None:
     return None
 
 
-def parse_report(raw: bytes, *, delimiter: bool = True) -> dict:
+def parse_report(raw: bytes, *, delimiter: bool = True) -> dict[str, Any]:
     """Return the JSON-ready report printed by `emailpipe parse`; never raises."""
     try:
         parsed = parse_email(raw)

@@ -133,7 +133,14 @@ class Parts:
                 _log.warning("unreadable MIME part: %r", exc)
                 self.defect(f"part_error:{type(exc).__name__}")
 
-    def _visit(self, part: Message, depth: int, in_attachment: bool, parent_type: str, stack: list) -> None:
+    def _visit(
+        self,
+        part: Message,
+        depth: int,
+        in_attachment: bool,
+        parent_type: str,
+        stack: list[tuple[Message, int, bool, str]],
+    ) -> None:
         """Classify one part: push its children, or keep it as body text or an attachment."""
         ctype = part.get_content_type()
         if part.get_param(_DEPTH_PARAM) is not None:
@@ -147,7 +154,7 @@ class Parts:
                 self.defect("too_deep")
                 return
             inside = in_attachment or part.get_content_disposition() == "attachment"
-            children = part.get_payload()
+            children = _subparts(part)
             stack.extend((child, depth + 1, inside, ctype) for child in reversed(children))
             return
         if ctype.startswith("multipart/"):
@@ -161,7 +168,7 @@ class Parts:
             ctype = "text/plain"
         if ctype == DEPTH_LIMITED_MESSAGE:
             # An attached message past the nesting limit: kept whole, as the bytes it was sent as.
-            payload = part.get_payload(decode=True) or b""
+            payload = _payload_bytes(part)
             filename = part_filename(part, self.charset_hint)
             self._add_attachment(filename, "message/rfc822", payload, None)
             return
@@ -173,7 +180,7 @@ class Parts:
         # RFC 2231 and 2047 names, and raw 8-bit ones (which get_filename() turns into U+FFFD), decoded.
         filename = part_filename(part, self.charset_hint)
         if ctype in ("text/plain", "text/html") and not in_attachment and disposition != "attachment" and not filename:
-            data = part.get_payload(decode=True) or b""
+            data = _payload_bytes(part)
             charset = part.get_content_charset()
             if charset is None and ctype == "text/html":
                 charset = html_meta_charset(data)
@@ -188,7 +195,7 @@ class Parts:
         if ctype.startswith("text/") and parent_type == "multipart/alternative" and not filename:
             # Another rendering of the body (text/enriched, text/watch-html): not a file the sender attached.
             return
-        payload = part.get_payload(decode=True) or b""
+        payload = _payload_bytes(part)
         if not filename and not content_id:
             if not payload.strip():
                 return
@@ -205,7 +212,7 @@ class Parts:
     def _message_attachment(self, part: Message, ctype: str) -> None:
         """Keep an attached message (message/rfc822, delivery-status) as one attachment of its bytes."""
         pieces = []
-        for sub in part.get_payload():
+        for sub in _subparts(part):
             try:
                 pieces.append(sub.as_bytes())
             except Exception:  # the generator rejects some malformed trees; the text form survives
@@ -213,7 +220,7 @@ class Parts:
         payload = b"\n".join(pieces)
         filename = part_filename(part, self.charset_hint)
         if not filename and ctype == "message/rfc822" and pieces:
-            inner = part.get_payload(0)
+            inner = _subparts(part)[0]
             # raw_header keeps raw 8-bit bytes (get() makes them U+FFFD), read with the attached email's charset.
             hint = next((charset for charset in inner.get_charsets() if charset), None) or self.charset_hint
             subject = decode_header_value(raw_header(inner, "subject") or "", hint)[0]
@@ -316,6 +323,18 @@ class Parts:
             if rebuilt.is_multipart() and rebuilt.get_payload():
                 return rebuilt
         return None
+
+
+def _payload_bytes(part: Message) -> bytes:
+    """A leaf part's decoded body (empty when it has none)."""
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
+def _subparts(part: Message) -> list[Message]:
+    """The parts inside a multipart or an attached message."""
+    payload = part.get_payload()
+    return [sub for sub in payload if isinstance(sub, Message)] if isinstance(payload, list) else []
 
 
 def _is_tnef(content_type: str, filename: str | None, payload: bytes) -> bool:

@@ -20,6 +20,7 @@ import codecs
 import logging
 import mimetypes
 import struct
+from typing import Any
 
 from emailpipe.mail.mime_text import decode_bytes
 
@@ -136,8 +137,8 @@ def _read(data: bytes, content: TnefContent, depth: int) -> None:
     if data[:4] != SIGNATURE:
         raise TnefError("no TNEF signature")
     oem = "cp1252"
-    files: list[dict] = []
-    current: dict | None = None
+    files: list[dict[str | int, Any]] = []
+    current: dict[str | int, Any] | None = None
     body: bytes | str | None = None
     html: bytes | str | None = None
     rtf = False
@@ -157,7 +158,7 @@ def _read(data: bytes, content: TnefContent, depth: int) -> None:
             files.append(current)
             if len(files) > MAX_FILES:
                 raise TnefError("too many TNEF attachments")
-        if level == _LVL_ATTACHMENT:
+        if level == _LVL_ATTACHMENT and current is not None:  # (never None here: set just above)
             if attr == _ATT_ATTACH_DATA:
                 current["data"] = value
             elif attr == _ATT_ATTACH_TITLE:
@@ -212,7 +213,8 @@ def _checked(data: bytes) -> dict[int, bytes]:
     def u32(at: int) -> int:
         if at + 4 > end:
             raise TnefError("truncated MAPI property list")
-        return struct.unpack_from("<I", data, at)[0]
+        value: int = struct.unpack_from("<I", data, at)[0]
+        return value
 
     def fits(count: int, at: int, each: int) -> None:
         if count * each > end - at:
@@ -264,7 +266,7 @@ def _checked(data: bytes) -> dict[int, bytes]:
     return exact
 
 
-def _add_file(entry: dict, content: TnefContent, depth: int, oem: str) -> None:
+def _add_file(entry: dict[str | int, Any], content: TnefContent, depth: int, oem: str) -> None:
     """Add one attachment of a stream: a file, or the files and body of an attached Outlook item."""
     name = _prop_text(entry, _PR_ATTACH_LONG_FILENAME) or _prop_text(entry, _PR_ATTACH_FILENAME)
     name = name or entry.get("title") or _prop_text(entry, _PR_DISPLAY_NAME)
@@ -301,7 +303,7 @@ def _add_file(entry: dict, content: TnefContent, depth: int, oem: str) -> None:
         raise TnefError("too many TNEF attachments")
 
 
-def _prop_text(entry: dict, prop_id: int) -> str:
+def _prop_text(entry: dict[str | int, Any], prop_id: int) -> str:
     """A string MAPI property of an attachment, '' when absent or not a string."""
     prop = entry.get(prop_id)
     if prop is None or prop.attr_type not in (_PT_UNICODE, _PT_STRING8):

@@ -79,7 +79,7 @@ def create_key(name: str, scope: str = "write", now: float | None = None) -> tup
 
 def list_keys() -> list[ApiKey]:
     """Every key, revoked ones included."""
-    return [_from(i) for i in ApiKeyItem.gsi1.query("APIKEYS")]  # type: ignore[arg-type]
+    return [_from(i) for i in ApiKeyItem.gsi1.query("APIKEYS")]
 
 
 def revoke_key(key_id: str, now: float | None = None) -> ApiKey:

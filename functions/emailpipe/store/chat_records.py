@@ -7,6 +7,7 @@ import time
 
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import size
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from emailpipe.domain.models import Conversation, Department, InboundRecord, Message, Person, Role
@@ -70,7 +71,7 @@ def page_people(role: Role, limit: int, cursor: str | None = None) -> Page[Perso
     """People of one role, by email."""
     start = decode_cursor(cursor, hash_key=f"ROLE#{role.value}", hash_attr="gsi1pk")
     results = PersonItem.gsi1.query(f"ROLE#{role.value}", limit=limit, last_evaluated_key=start["k"] if start else None)
-    items = [_person_from(i) for i in results]  # type: ignore[arg-type]
+    items = [_person_from(i) for i in results]
     return Page(items, encode_cursor(results.last_evaluated_key))
 
 
@@ -84,7 +85,7 @@ def set_presence_once(email: str, online: bool, now: float) -> bool:
 
 def list_departments() -> list[Department]:
     """Every department, by name."""
-    return [Department(name=i.name) for i in DepartmentItem.gsi1.query("DEPARTMENTS")]  # type: ignore[attr-defined]
+    return [Department(name=i.name) for i in DepartmentItem.gsi1.query("DEPARTMENTS")]
 
 
 # ---------------------------------------------------------------- conversations
@@ -101,7 +102,7 @@ def page_conversations_of_user(
         limit=limit,
         last_evaluated_key=start["k"] if start else None,
     )
-    items = [_conversation_from(i) for i in results]  # type: ignore[arg-type]
+    items = [_conversation_from(i) for i in results]
     return Page(items, encode_cursor(results.last_evaluated_key))
 
 
@@ -111,7 +112,7 @@ def page_conversations_by_status(status: str, limit: int, cursor: str | None = N
     results = ConversationItem.gsi2.query(
         f"STATUS#{status}", limit=limit, last_evaluated_key=start["k"] if start else None
     )
-    items = [_conversation_from(i) for i in results]  # type: ignore[arg-type]
+    items = [_conversation_from(i) for i in results]
     return Page(items, encode_cursor(results.last_evaluated_key))
 
 
@@ -125,7 +126,7 @@ def update_conversation(
     """Change a conversation's status, department or assigned agent (None: unchanged, "": cleared) in one write.
 
     Returns the conversation as stored, or None when there is none."""
-    actions = []
+    actions: list[Action] = []
     if status is not None:
         actions += [ConversationItem.status.set(status), ConversationItem.gsi2pk.set(f"STATUS#{status}")]
     for attribute, value in (
@@ -266,10 +267,10 @@ def page_inbound(since: float, reason: str | None, limit: int, cursor: str | Non
     start = decode_cursor(cursor, hash_key="INBOUND", hash_attr="gsi1pk")
     results = InboundItem.gsi1.query(
         "INBOUND",
-        InboundItem.gsi1sk >= _iso(since),  # type: ignore[arg-type]
+        InboundItem.gsi1sk >= _iso(since),
         filter_condition=(InboundItem.reason == reason) if reason else None,
         limit=limit,
         last_evaluated_key=start["k"] if start else None,
     )
-    items = [_inbound_from(i) for i in results]  # type: ignore[arg-type]
+    items = [_inbound_from(i) for i in results]
     return Page(items, encode_cursor(results.last_evaluated_key))

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from emailpipe.store import repo
@@ -70,7 +72,7 @@ class HookItem(IndexedItem):
     updated_at = NumberAttribute()
     attempts = NumberAttribute(default=1)
     body = UnicodeAttribute(null=True)
-    result = MapAttribute(default=dict)
+    result: MapAttribute[str, Any] = MapAttribute(default=dict)
     expires_at = NumberAttribute()
 
 
@@ -391,7 +393,11 @@ def finish_hook(
 ) -> None:
     """Record what became of a webhook; the body is kept only while it may have to be processed again."""
     _bind()
-    actions = [HookItem.status.set(status), HookItem.updated_at.set(now), HookItem.result.set(result or {})]
+    actions: list[Action] = [
+        HookItem.status.set(status),
+        HookItem.updated_at.set(now),
+        HookItem.result.set(result or {}),
+    ]
     actions.append(HookItem.reason.set(reason) if reason else HookItem.reason.remove())
     if status in ("processed", "ignored"):
         actions.append(HookItem.body.remove())
@@ -410,5 +416,5 @@ def get_hook(system: str, body_sha256: str) -> Hook | None:
 def list_hooks(system: str, since: float = 0.0) -> list[Hook]:
     """Webhooks received at or after `since`, oldest first."""
     _bind()
-    items = HookItem.gsi1.query(f"EXTHOOK#{system}", HookItem.gsi1sk >= _iso(since))  # type: ignore[arg-type]
-    return [_hook_from(item) for item in items]  # type: ignore[arg-type]
+    items = HookItem.gsi1.query(f"EXTHOOK#{system}", HookItem.gsi1sk >= _iso(since))
+    return [_hook_from(item) for item in items]

@@ -12,6 +12,7 @@ from functools import cache
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from emailpipe.aws import client
 from emailpipe.store.models import MailboxLeaseItem, MailboxMessageItem, MailboxStatusItem
@@ -150,7 +151,7 @@ def record_run(
 ) -> None:
     """Record how a run ended: its counts, the progress made and the error that stopped it (if any)."""
     item = MailboxStatusItem(pk=_pk(mailbox_id), sk="STATUS")
-    actions = [
+    actions: list[Action] = [
         MailboxStatusItem.entity.set("mailbox"),
         MailboxStatusItem.last_run.set(now),
         MailboxStatusItem.last_copied.set(copied),
@@ -165,9 +166,10 @@ def record_run(
     if last_uid is not None:
         actions.append(MailboxStatusItem.last_uid.set(last_uid))
     if error:
+        shown = (detail or "")[:_DETAIL_CHARS]
         actions += [
             MailboxStatusItem.last_error.set(error),
-            MailboxStatusItem.last_error_detail.set((detail or "")[:_DETAIL_CHARS] or None),
+            MailboxStatusItem.last_error_detail.set(shown) if shown else MailboxStatusItem.last_error_detail.remove(),
             MailboxStatusItem.last_error_at.set(now),
             MailboxStatusItem.consecutive_errors.add(1),
         ]
@@ -238,7 +240,7 @@ def set_message(
     size: int | None = None,
 ) -> None:
     """Move a message to `status` (copied, done, error, failed, skipped), keeping what is not given."""
-    actions = [
+    actions: list[Action] = [
         MailboxMessageItem.entity.set("mailbox_msg"),
         MailboxMessageItem.status.set(status),
         MailboxMessageItem.updated_at.set(now),

@@ -14,7 +14,6 @@
 | delivery     | DELIVERY#<msg id>   | TO#<recipient email>       | -                 | -             |
 | settings     | SETTINGS            | GLOBAL                     | -                 | -             |
 | inbound      | INBOUND#<s3 key>    | OUTCOME                    | INBOUND           | <received iso>|
-| rate         | RATE#<scope>#<key>  | W#<window start>           | -                 | -             |
 | rate log     | RATE#<scope>#<key>  | LOG                        | -                 | -             |
 | email id     | EMAILID#<sha256>    | FIRST                      | -                 | -             |
 | thread id    | MSGID#<sha256>      | CONV                       | -                 | -             |
@@ -24,6 +23,8 @@
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -90,12 +91,12 @@ class PersonItem(IndexedItem):
     email = UnicodeAttribute()
     name = UnicodeAttribute()
     role = UnicodeAttribute()
-    departments = ListAttribute(of=UnicodeAttribute, default=list)
+    departments: ListAttribute[Any] = ListAttribute(of=UnicodeAttribute, default=list)
     online = BooleanAttribute(default=False)
     last_seen = NumberAttribute(default=0)
     bouncing = BooleanAttribute(default=False)
     # Why `bouncing` was set (and when it was cleared): see store/bounces.py and domain/bounces.py.
-    bounce_evidence = MapAttribute(null=True)
+    bounce_evidence: MapAttribute[str, Any] = MapAttribute(null=True)
     email_notifications = BooleanAttribute(default=True)
     unsubscribed = BooleanAttribute(default=False)
     created_at = NumberAttribute(default=0)
@@ -117,7 +118,9 @@ class ConversationItem(IndexedItem):
     assigned_agent = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="open")
     created_at = NumberAttribute(default=0)
-    participants = ListAttribute(of=UnicodeAttribute, null=True)  # besides the user: they get agent replies
+    participants: ListAttribute[Any] = ListAttribute(
+        of=UnicodeAttribute, null=True
+    )  # besides the user: they get agent replies
     inbox = UnicodeAttribute(null=True)  # its inbox's piping address; absent: the default inbox
     linked_from = UnicodeAttribute(null=True)  # the closed conversation it was opened from (closed_reply=new)
     continued_in = UnicodeAttribute(null=True)  # closed: the conversation later replies go to (closed_reply=new)
@@ -150,7 +153,9 @@ class MessageItem(Item):
     forwarded_by = UnicodeAttribute(null=True)  # the agent who forwarded the original sender's email
     raw_s3_key = UnicodeAttribute(null=True)  # the raw email it came from
     trimmed_s3_key = UnicodeAttribute(null=True)  # what reply extraction cut from it, as text in the mail bucket
-    also_to = ListAttribute(of=UnicodeAttribute, null=True)  # who got the email directly (To and Cc)
+    also_to: ListAttribute[Any] = ListAttribute(
+        of=UnicodeAttribute, null=True
+    )  # who got the email directly (To and Cc)
 
 
 class ExternalIdItem(Item):
@@ -174,7 +179,7 @@ class ApiKeyItem(IndexedItem):
 class ThreadItem(Item):
     """The Message-IDs of the notifications one recipient got in one conversation, oldest first."""
 
-    message_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    message_ids: ListAttribute[Any] = ListAttribute(of=UnicodeAttribute, default=list)
 
 
 class DeliveryItem(Item):
@@ -224,17 +229,10 @@ class PendingItem(Item):
     message_ids = UnicodeSetAttribute(null=True)
 
 
-class RateItem(Item):
-    """Inbound emails posted by one sender or into one conversation in one time window (expires by TTL)."""
-
-    count = NumberAttribute(default=0)
-    expires_at = NumberAttribute(null=True)
-
-
 class RateLogItem(Item):
     """The times of the emails posted under one cap within its sliding window; `version` guards each rewrite."""
 
-    times = ListAttribute(of=NumberAttribute, default=list)
+    times: ListAttribute[Any] = ListAttribute(of=NumberAttribute, default=list)
     version = NumberAttribute(default=0)
     expires_at = NumberAttribute(null=True)
 
@@ -264,7 +262,7 @@ class InboundItem(IndexedItem):
     message_id = UnicodeAttribute(null=True)
     sender_hash = UnicodeAttribute(null=True)
     email_message_id = UnicodeAttribute(null=True)
-    details = MapAttribute(default=dict)
+    details: MapAttribute[str, Any] = MapAttribute(default=dict)
     attempts = NumberAttribute(default=1)
 
 
@@ -316,7 +314,6 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DeliveryItem,
     SettingsItem,
     InboundItem,
-    RateItem,
     MailboxStatusItem,
     MailboxLeaseItem,
     MailboxMessageItem,

@@ -14,6 +14,7 @@ from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from emailpipe.domain.errors import AlreadyExistsError
@@ -173,7 +174,7 @@ def list_staff() -> list[Person]:
     """Every agent and admin."""
     people: list[Person] = []
     for role in (Role.AGENT, Role.ADMIN):
-        people.extend(_person_from(i) for i in PersonItem.gsi1.query(f"ROLE#{role.value}"))  # type: ignore[arg-type]
+        people.extend(_person_from(i) for i in PersonItem.gsi1.query(f"ROLE#{role.value}"))
     return people
 
 
@@ -208,7 +209,7 @@ def set_bouncing(email: str, bouncing: bool) -> None:
 
 def set_email_preferences(email: str, *, notifications: bool | None = None, unsubscribed: bool | None = None) -> None:
     """Change whether a person wants notification emails, or has unsubscribed from all email."""
-    actions = []
+    actions: list[Action] = []
     if notifications is not None:
         actions.append(PersonItem.email_notifications.set(notifications))
     if unsubscribed is not None:
@@ -749,8 +750,8 @@ def get_inbound(s3_key: str) -> InboundRecord | None:
 
 def list_inbound(since: float = 0.0) -> list[InboundRecord]:
     """Inbound outcomes received at or after `since`, oldest first."""
-    items = InboundItem.gsi1.query("INBOUND", InboundItem.gsi1sk >= _iso(since))  # type: ignore[arg-type]
-    return [_inbound_from(item) for item in items]  # type: ignore[arg-type]
+    items = InboundItem.gsi1.query("INBOUND", InboundItem.gsi1sk >= _iso(since))
+    return [_inbound_from(item) for item in items]
 
 
 # ---------------------------------------------------------------- deliveries and threads
@@ -793,7 +794,7 @@ def finish_delivery(
     error: str | None = None,
 ) -> None:
     """Record how a claimed send ended: sent or failed."""
-    actions = [DeliveryItem.status.set(status), DeliveryItem.updated_at.set(now)]
+    actions: list[Action] = [DeliveryItem.status.set(status), DeliveryItem.updated_at.set(now)]
     if mail_message_id:
         actions.append(DeliveryItem.mail_message_id.set(mail_message_id))
     if ses_message_id:

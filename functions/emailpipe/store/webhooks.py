@@ -41,7 +41,7 @@ class WebhookItem(IndexedItem):
     id = UnicodeAttribute()
     url = UnicodeAttribute()
     secret = UnicodeAttribute()
-    events = ListAttribute(of=UnicodeAttribute, default=list)
+    events: ListAttribute[Any] = ListAttribute(of=UnicodeAttribute, default=list)
     description = UnicodeAttribute(default="")
     created_at = NumberAttribute(default=0)
     last_status = UnicodeAttribute(null=True)
@@ -191,7 +191,7 @@ def get_subscription(subscription_id: str) -> Subscription | None:
 def list_subscriptions() -> list[Subscription]:
     """Every subscription, oldest first."""
     _bind()
-    return [_subscription_from(i) for i in WebhookItem.gsi1.query("WEBHOOKS")]  # type: ignore[arg-type]
+    return [_subscription_from(i) for i in WebhookItem.gsi1.query("WEBHOOKS")]
 
 
 def delete_subscription(subscription_id: str) -> bool:

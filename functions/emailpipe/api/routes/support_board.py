@@ -42,7 +42,7 @@ def support_board_webhook() -> Response:
     if not settings.is_configured():
         raise ProblemError("not-found", "this deployment has no Support Board connector (SupportBoardSecretName)")
     event = router.current_event
-    raw = event.decoded_body if event.body is not None else ""
+    raw = event.decoded_body or ""
     if len(raw) > MAX_WEBHOOK_BYTES:
         raise ProblemError("too-large", f"a webhook body is at most {MAX_WEBHOOK_BYTES} bytes")
     config = settings.load_settings()
