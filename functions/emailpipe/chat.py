@@ -31,6 +31,7 @@ from emailpipe.domain.models import (
     Settings,
     Source,
 )
+from emailpipe.domain.reasons import unknown_reason_message
 from emailpipe.store import blobs, chat_records, ops, repo
 from emailpipe.store import inboxes as inbox_store
 from emailpipe.store.paging import Page, clamp_limit, decode_cursor, encode_cursor
@@ -64,6 +65,14 @@ _BOOLEAN_WORDS = {
     "0": False,
     "no": False,
 }
+
+
+def known_reason(reason: str, field: str = "reason") -> str:
+    """An inbound outcome's reason code as domain.reasons lists it; InvalidInputError naming `field` otherwise."""
+    problem = unknown_reason_message(reason)
+    if problem is not None:
+        raise InvalidInputError(problem, field=field)
+    return reason
 
 
 def normalize_email(email: str, field: str = "email") -> str:
@@ -108,7 +117,7 @@ def parse_setting(current: Settings, key: str, value: str | bool | int) -> bool 
             raise InvalidInputError(f"{key} takes text, not {value!r}", field=key)
         if key == "closed_reply" and value.strip().lower() not in CLOSED_REPLY_CHOICES:
             raise InvalidInputError(f"closed_reply is one of {', '.join(CLOSED_REPLY_CHOICES)}", field=key)
-        return value.strip().lower() if key == "closed_reply" else value.strip()  # type: ignore[return-value]
+        return value.strip().lower() if key == "closed_reply" else value.strip()
     if isinstance(value, bool):
         raise InvalidInputError(f"{key} takes a whole number, not {value!r}", field=key)
     try:
@@ -299,7 +308,7 @@ class ChatApi:
     def set_settings(self, changes: Mapping[str, str | bool | int]) -> Settings:
         """Change several settings at once (all or none; one write)."""
         current = repo.get_settings()
-        parsed = {key: parse_setting(current, key, value) for key, value in changes.items()}
+        parsed: dict[str, Any] = {key: parse_setting(current, key, value) for key, value in changes.items()}
         updated = replace(current, **parsed)
         repo.put_settings(updated)
         return updated
@@ -710,6 +719,8 @@ class ChatApi:
         self, since: float = 0.0, reason: str | None = None, cursor: str | None = None, limit: int | None = None
     ) -> Page[InboundRecord]:
         """Recorded inbound outcomes since a time (optionally of one reason), oldest first."""
+        if reason is not None:
+            known_reason(reason)
         return chat_records.page_inbound(since, reason, clamp_limit(limit), cursor)
 
     def redrive(self, s3_key: str, inbound_queue_url: str) -> tuple[InboundRecord, bool]:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -220,6 +221,55 @@ def test_a_bad_address_is_400_naming_the_field(api, setup, address):
     assert _field_of(person) == "email"
     assert _field_of(conversation) == "user"
     assert _field_of(message) == "author"
+
+
+# Every route that takes an address, with where the address goes (issue 15's audit): each is refused by the one
+# validator (chat.normalize_email, email-validator syntax only) with a problem naming that field.
+ADDRESS_ENTRY_POINTS = [
+    ("PUT", "/v1/people/{bad}", {"name": "X", "role": "user"}, "email"),
+    ("GET", "/v1/people/{bad}", None, "email"),
+    ("DELETE", "/v1/people/{bad}", None, "email"),
+    ("PUT", "/v1/agents/{bad}/presence", {"online": True}, "email"),
+    ("POST", "/v1/conversations", {"user": "{bad}", "subject": "x"}, "user"),
+    ("GET", "/v1/conversations?user={bad}", None, "user"),
+    ("PATCH", "/v1/conversations/{conversation}", {"assigned_agent": "{bad}"}, "assigned_agent"),
+    ("POST", "/v1/conversations/{conversation}/participants", {"email": "{bad}"}, "email"),
+    ("DELETE", "/v1/conversations/{conversation}/participants/{bad}", None, "email"),
+    ("POST", "/v1/conversations/{conversation}/messages", {"author": "{bad}", "text": "x"}, "author"),
+    ("POST", "/v1/inboxes", {"address": "{bad}", "brand_name": "B"}, "address"),
+    (
+        "POST",
+        "/v1/inboxes",
+        {"address": "sales@help.example.com", "brand_name": "B", "from_address": "{bad}"},
+        "from_address",
+    ),
+    ("PATCH", "/v1/inboxes/{bad}", {"brand_name": "B"}, "address"),
+    ("DELETE", "/v1/inboxes/{bad}", None, "address"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "named"), ADDRESS_ENTRY_POINTS)
+@pytest.mark.parametrize("bad", ["bob@", "a@@b.example"])
+def test_every_address_entry_point_refuses_a_malformed_address_naming_its_field(
+    api, setup, method, path, body, named, bad
+):
+    def fill(value: Any) -> Any:
+        return value.replace("{bad}", bad) if isinstance(value, str) else value
+
+    quoted = quote(bad, safe="")
+    url = path.replace("{bad}", quoted).replace("{conversation}", setup["conversation"])
+    payload = None if body is None else {key: fill(value) for key, value in body.items()}
+    problem = _problem(api(method, url, json=payload), 400, "invalid-request")
+
+    assert _field_of(problem) == named
+
+
+def test_the_inbound_log_refuses_an_unknown_reason_naming_the_field(api, setup):
+    problem = _problem(api("GET", "/v1/inbound?reason=bogus"), 400, "invalid-request")
+
+    assert _field_of(problem) == "reason"
+    assert "unknown reason 'bogus'" in json.dumps(problem)
+    assert api("GET", "/v1/inbound?reason=unknown_sender").status_code == 200
 
 
 def test_bad_bodies_name_the_field(api, setup):

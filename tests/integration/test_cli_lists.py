@@ -62,6 +62,7 @@ def test_an_empty_list_says_so(env):
         (("conversation", "list", "--status", "bogus"), 2, "invalid choice: 'bogus'"),
         (("status", "--hours", "-1"), 2, "not a number of hours above 0"),
         (("status", "--hours", "nan"), 2, "not a number of hours above 0"),
+        (("inbound-log", "--reason", "bogus"), 2, "unknown reason 'bogus'; known reasons: authentication_required"),
         (("inbound", "/nonexistent/reply.eml"), 1, "/nonexistent/reply.eml: No such file or directory"),
         (("inbound", "."), 1, ".: Is a directory"),
         (("parse", "."), 1, ".: Is a directory"),
@@ -118,6 +119,34 @@ def test_inbound_log_is_a_table_with_headers_and_its_reason_filter_can_come_up_e
     assert header.split()[:4] == ["RECEIVED", "(UTC)", "STATUS", "REASON"]
     assert row[header.index("STATUS") :].split()[:2] == ["rejected", outcome["reason"]]
     assert row.endswith(outcome["s3_key"]) and header.index("S3 KEY") == row.index(outcome["s3_key"])
-    assert (
-        _cli(env, "inbound-log", "--reason", "no_such_reason").stdout.strip() == "no inbound email yet with that reason"
+    assert _cli(env, "inbound-log", "--reason", "spam").stdout.strip() == "no inbound email yet with that reason"
+
+
+def test_status_prints_aligned_tables_with_headers_and_the_reasons_not_stored(running):
+    env = running
+    raw = b"From: stranger@else.example\r\nTo: support@example.com\r\nSubject: hi\r\n\r\nHello\r\n"
+    environment = dict(os.environ, AWS_ENDPOINT_URL=env.stack.endpoint)
+    waited = subprocess.run(
+        [str(BIN), "inbound", "-", "--wait"], input=raw, capture_output=True, env=environment, timeout=120, check=False
     )
+    reason = json.loads(waited.stdout)["reason"]
+
+    text = _cli(env, "status").stdout
+    blocks = [block.splitlines() for block in text.strip().split("\n\n")]
+    assert blocks[0][0].startswith("emailpipe status, last 1 h (local stack records)")
+    metrics, held, queues = blocks[1], blocks[2], blocks[3]
+    assert metrics[0].split() == ["METRIC", "COUNT"]
+    counts = dict(line.split() for line in metrics[1:])
+    assert int(counts["EmailsReceived"]) >= 1 and int(counts["EmailsRejected"]) >= 1
+    assert held[0].split() == ["NOT", "STORED", "REASON", "EMAILS"]
+    assert any(line.split()[:2] == ["rejected", reason] for line in held[1:])
+    # Every row's count starts under its heading: one width per column.
+    for table, heading in ((metrics, "COUNT"), (held, "EMAILS"), (queues, "MESSAGES")):
+        column = table[0].index(heading)
+        assert all(line[column - 1] == " " and line[column] != " " for line in table[1:]), table
+    assert queues[0].split()[:3] == ["DEAD-LETTER", "QUEUE", "MESSAGES"]
+    assert {line.split()[0] for line in queues[1:]} == {
+        "InboundDeadLetterQueue",
+        "NotifierDeadLetterQueue",
+        "DigestDeadLetterQueue",
+    }

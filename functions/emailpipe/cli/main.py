@@ -364,15 +364,31 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(figures))
         return 0
+    from emailpipe.cli.listing import print_table
+
     print(f"emailpipe status, last {args.hours:g} h ({figures['source']})")
-    for name, value in figures["metrics"].items():
-        print(f"  {name:<22} {value:>8g}")
-    for reason, value in sorted(figures["reasons"].items()):
-        print(f"    {reason:<34} {value:>4}")
-    for name, depth in figures["dlq"].items():
-        flag = "  <- needs attention" if depth else ""
-        print(f"  {name:<28} {depth:>4}{flag}")
+    print()
+    print_table([{"m": name, "v": f"{value:g}"} for name, value in figures["metrics"].items()], _STATUS_METRICS)
+    held = [
+        {"s": label.partition(":")[0], "r": label.partition(":")[2], "n": count}
+        for label, count in sorted(figures["reasons"].items())
+    ]
+    if held:
+        print()
+        print_table(held, _STATUS_REASONS)
+    if figures["dlq"]:
+        print()
+        dlq = [
+            {"q": name, "n": depth, "note": "needs attention" if depth else ""}
+            for name, depth in figures["dlq"].items()
+        ]
+        print_table(dlq, _STATUS_QUEUES)
     return 0
+
+
+_STATUS_METRICS = [("m", "METRIC"), ("v", "COUNT")]
+_STATUS_REASONS = [("s", "NOT STORED"), ("r", "REASON"), ("n", "EMAILS")]
+_STATUS_QUEUES = [("q", "DEAD-LETTER QUEUE"), ("n", "MESSAGES"), ("note", "")]
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
@@ -469,6 +485,15 @@ def _positive_hours(text: str) -> float:
     if not (0 < hours < 24 * 366):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours above 0 (e.g. 1, 0.5, 24)")
     return hours
+
+
+def _known_reason(text: str) -> str:
+    from emailpipe.domain.reasons import unknown_reason_message
+
+    problem = unknown_reason_message(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -579,7 +604,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inbound-log", help="the recorded outcome of every inbound email")
     p.add_argument("--since", help="e.g. 1h, 30m, or an ISO time (UTC)")
-    p.add_argument("--reason", help="only outcomes with this reason, e.g. unknown_sender")
+    p.add_argument(
+        "--reason",
+        type=_known_reason,
+        help="only outcomes with this reason, e.g. unknown_sender (see docs/operations.md)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=cmd_inbound_log)
 
