@@ -101,3 +101,8 @@ def test_every_reason_has_a_one_line_meaning():
     for code, meaning in REASONS.items():
         assert CODE.fullmatch(code), code
         assert meaning.strip() and "\n" not in meaning, code
+
+
+def test_the_operations_guide_lists_every_reason():
+    guide = (PACKAGE.parents[1] / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert [code for code in REASONS if f"| `{code}` |" not in guide] == []
