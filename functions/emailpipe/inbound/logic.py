@@ -208,7 +208,7 @@ def _accept(
     if parsed.sender is None or "@" not in parsed.sender.email:
         raise RejectedError("no_sender")
     sender = parsed.sender.email.strip().lower()
-    settings = repo.get_settings()  # with the inboxes: which addresses are ours decides what follows
+    settings = repo.cached_settings()  # with the inboxes: which addresses are ours decides what follows
     boxes = inboxes.all_inboxes(ctx.default_inbox, settings)
     if inboxes.is_inbox_address(boxes, sender):
         raise RejectedError("from_piping_address")

@@ -445,6 +445,9 @@ class Triggers:
             env["WEBHOOK_ALLOW_LOOPBACK"] = "true"
             literal.setdefault("WEBHOOK_BACKOFF_SCALE", "0")
             literal.setdefault("WEBHOOK_SUBSCRIPTION_CACHE_SECONDS", "0")
+            # The local CLI changes settings from another process, and a person trying it expects the next email
+            # to see the change: the local functions read them for every email (deployed ones keep them 10 s).
+            literal["SETTINGS_MAX_AGE_SECONDS"] = "0"
         else:
             env["WEBHOOK_ALLOW_LOOPBACK"] = "false"
         os.environ.update(env)
@@ -830,8 +833,11 @@ class LocalStack:
         """Empty every service and deploy the stack again (fresh state between tests)."""
         import urllib.request
 
+        from emailpipe.store import repo
+
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10)  # noqa: S310 - loopback
         reset_clients(keep_session=True)  # same endpoint and credentials: the session's loaded models stay valid
+        repo.clear_caches()  # what this process's functions kept of the old tables (settings, inbound days)
         self.info = provision(self.stack_name, parameters)
         self.triggers = Triggers(self.info, local=self.local)
         return self.info

@@ -22,7 +22,7 @@ def send_auto_answer(request: AutoAnswer, ctx: NotifierContext, *, claim: str | 
     now = ctx.clock()
     recipient = request.recipient.strip().lower()
     claim = claim or claim_key(recipient, day_of(now))
-    settings = repo.get_settings()
+    settings = repo.cached_settings()
     inboxes = all_inboxes(ctx.default_inbox, settings)
     reason = _blocked(recipient, inboxes)
     if reason is not None:

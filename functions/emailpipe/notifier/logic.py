@@ -70,7 +70,7 @@ def notify(message: Message, ctx: NotifierContext) -> list[Delivery]:
     if conversation is None:
         logger.warning("message of an unknown conversation", extra={"conversation_id": message.conversation_id})
         return []
-    settings = repo.get_settings()
+    settings = repo.cached_settings()
     user = repo.get_person(conversation.user_email)
     staff = repo.list_staff() if message.author_role is Role.USER else []
     answer = message.author_role is not Role.USER
@@ -121,7 +121,7 @@ def send_digest(conversation_id: str, recipient: str, window_id: str, ctx: Notif
     conversation = repo.get_conversation(conversation_id)
     person = repo.get_person(recipient)
     now = ctx.clock()
-    settings = repo.get_settings()
+    settings = repo.cached_settings()
     everything = repo.list_messages(conversation_id)
     messages = tuple(m for m in everything if m.id in pending.message_ids)
     if conversation is None or person is None or not messages:

@@ -4,6 +4,7 @@ external-id guard of a message."""
 from __future__ import annotations
 
 import time
+from itertools import groupby
 
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import size
@@ -29,6 +30,7 @@ from emailpipe.store.repo import (
     _message_from,
     _message_item,
     _person_from,
+    inbound_partitions,
     update_person,
 )
 
@@ -263,14 +265,31 @@ def get_message(conversation_id: str, message_id: str) -> Message | None:
 
 
 def page_inbound(since: float, reason: str | None, limit: int, cursor: str | None = None) -> Page[InboundRecord]:
-    """Inbound outcomes received at or after `since`, oldest first (optionally of one reason)."""
-    start = decode_cursor(cursor, hash_key="INBOUND", hash_attr="gsi1pk")
-    results = InboundItem.gsi1.query(
-        "INBOUND",
-        InboundItem.gsi1sk >= _iso(since),
-        filter_condition=(InboundItem.reason == reason) if reason else None,
-        limit=limit,
-        last_evaluated_key=start["k"] if start else None,
-    )
-    items = [_inbound_from(i) for i in results]
-    return Page(items, encode_cursor(results.last_evaluated_key))
+    """Inbound outcomes received at or after `since`, oldest first (optionally of one reason).
+
+    The log is sharded (repo.inbound_index_key): each page merges every shard of a day, day after day, until it
+    has `limit` outcomes; the cursor is the sort key of the last one, so the next page starts right after it."""
+    start = decode_cursor(cursor, hash_key="inbound", hash_attr="log")
+    lower = _iso(since)
+    after = start["k"]["gsi1sk"]["S"] if start and "gsi1sk" in start["k"] else None
+    condition = InboundItem.gsi1sk > after if after and after >= lower else InboundItem.gsi1sk >= lower
+    found: list[InboundItem] = []
+    more = False
+    groups = groupby(inbound_partitions(since, (after or "")[:10]), key=lambda key: key.split("#")[1:2])
+    for _day, partitions in groups:
+        if len(found) >= limit:
+            more = True  # later days are left for the next page
+            break
+        for partition in partitions:
+            results = InboundItem.gsi1.query(
+                partition,
+                condition,
+                filter_condition=(InboundItem.reason == reason) if reason else None,
+                limit=limit,
+            )
+            found += results
+            more = more or results.last_evaluated_key is not None
+    found.sort(key=lambda item: item.gsi1sk)
+    page, more = found[:limit], more or len(found) > limit
+    cursor_key = {"log": {"S": "inbound"}, "gsi1sk": {"S": page[-1].gsi1sk}} if more and page else None
+    return Page([_inbound_from(i) for i in page], encode_cursor(cursor_key))

@@ -15,6 +15,7 @@ from pynamodb.exceptions import UpdateError
 
 from emailpipe.domain.errors import AlreadyExistsError, EmailpipeError, NotFoundError
 from emailpipe.domain.inboxes import Inbox
+from emailpipe.store import repo
 from emailpipe.store.models import SettingsItem
 from emailpipe.store.repo import _is_conditional_failure, inboxes_from_json
 
@@ -42,6 +43,7 @@ def list_inboxes() -> tuple[Inbox, ...]:
 
 
 def _write(inboxes: list[Inbox], version: int | None) -> bool:
+    repo.forget_settings()
     condition = (
         SettingsItem.inboxes_version.does_not_exist() if version is None else SettingsItem.inboxes_version == version
     )

@@ -13,7 +13,8 @@
 | pending      | CONV#<id>           | PENDING#<recipient email>  | -                 | -             |
 | delivery     | DELIVERY#<msg id>   | TO#<recipient email>       | -                 | -             |
 | settings     | SETTINGS            | GLOBAL                     | -                 | -             |
-| inbound      | INBOUND#<s3 key>    | OUTCOME                    | INBOUND           | <received iso>|
+| inbound      | INBOUND#<s3 key>    | OUTCOME                    | INBOUND#<day>#<n> | <received iso>#<s3 key> |
+| inbound days | INBOUNDLOG          | DAYS                       | -                 | -             |
 | rate log     | RATE#<scope>#<key>  | LOG                        | -                 | -             |
 | email id     | EMAILID#<sha256>    | FIRST                      | -                 | -             |
 | thread id    | MSGID#<sha256>      | CONV                       | -                 | -             |
@@ -266,6 +267,12 @@ class InboundItem(IndexedItem):
     attempts = NumberAttribute(default=1)
 
 
+class InboundDaysItem(Item):
+    """The days (UTC, YYYY-MM-DD) that have inbound outcomes: where a read of the sharded inbound log starts."""
+
+    days = UnicodeSetAttribute(null=True)
+
+
 class MailboxStatusItem(Item):
     """One polled IMAP/POP3 mailbox: its UIDVALIDITY, copied-UID high-water mark, last run and last error."""
 
@@ -314,6 +321,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DeliveryItem,
     SettingsItem,
     InboundItem,
+    InboundDaysItem,
     MailboxStatusItem,
     MailboxLeaseItem,
     MailboxMessageItem,

@@ -38,6 +38,7 @@ from emailpipe.store.models import (
     DeliveryItem,
     DepartmentItem,
     EmailIdItem,
+    InboundDaysItem,
     InboundItem,
     IndexedItem,
     Item,
@@ -385,8 +386,42 @@ def message_from_stream_image(image: dict) -> Message | None:
 # ---------------------------------------------------------------- settings
 
 
+# Every email reads the settings: one item that all traffic would share. The functions keep what they read for a
+# short time instead, so a change applies within SETTINGS_MAX_AGE_SECONDS (environment; 10 by default, 0 reads
+# every time). The API and the CLI read and write through get_settings, never the cache, and a write in this
+# process clears it.
+DEFAULT_SETTINGS_MAX_AGE = 10.0
+_settings_cache: dict[str, tuple[float, Settings]] = {}
+
+
+def cached_settings(now: float | None = None) -> Settings:
+    """The product settings as read at most SETTINGS_MAX_AGE_SECONDS ago (the per-email paths)."""
+    try:
+        max_age = float(os.environ.get("SETTINGS_MAX_AGE_SECONDS") or DEFAULT_SETTINGS_MAX_AGE)
+    except ValueError:
+        max_age = DEFAULT_SETTINGS_MAX_AGE  # a typo in the environment must not stop the mail
+    now = time.monotonic() if now is None else now
+    hit = _settings_cache.get("settings")
+    if hit is not None and 0 <= now - hit[0] < max_age:
+        return hit[1]
+    settings = get_settings()
+    _settings_cache["settings"] = (now, settings)
+    return settings
+
+
+def forget_settings() -> None:
+    """Drop the cached settings (after this process changed them)."""
+    _settings_cache.clear()
+
+
+def clear_caches() -> None:
+    """Forget what this process keeps between requests: the settings and the inbound days it listed."""
+    _settings_cache.clear()
+    _days_noted.clear()
+
+
 def get_settings() -> Settings:
-    """The product settings (defaults when never set)."""
+    """The product settings (defaults when never set), read now."""
     try:
         item = SettingsItem.get("SETTINGS", "GLOBAL")
     except SettingsItem.DoesNotExist:
@@ -410,6 +445,7 @@ def inboxes_from_json(text: str | None) -> tuple[Inbox, ...]:
 
 def put_settings(settings: Settings) -> None:
     """Write the product settings (Settings.KEYS); the inboxes kept in the same item are left as they are."""
+    forget_settings()
     SettingsItem(pk="SETTINGS", sk="GLOBAL").update(
         actions=[
             SettingsItem.entity.set("settings"),
@@ -421,13 +457,58 @@ def put_settings(settings: Settings) -> None:
 # ---------------------------------------------------------------- inbound outcomes
 
 
+# The inbound log's index key is written sharded: every outcome under one partition key would cap the whole stack
+# at one partition's write rate (about 1,000 a second; docs/capacity.md). The key is the UTC day of receipt and a
+# shard from the S3 key's hash, so a day's outcomes spread over INBOUND_SHARDS partitions; its sort key is the
+# receipt time and the S3 key, unique, so the shards merge into one order. Readers query every shard of every
+# day listed in the INBOUNDLOG item, which each process adds a day to once, and the key "INBOUND" that outcomes
+# recorded before sharding have. INBOUND_SHARDS may grow, never shrink: a read queries this many shards.
+INBOUND_SHARDS = 16
+LEGACY_INBOUND_KEY = "INBOUND"
+_days_noted: set[str] = set()
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def inbound_index_key(s3_key: str, received_at: float) -> tuple[str, str]:
+    """(gsi1pk, gsi1sk) of an inbound outcome."""
+    shard = int.from_bytes(hashlib.sha256(s3_key.encode("utf-8")).digest()[:4], "big") % INBOUND_SHARDS
+    return f"INBOUND#{_day(received_at)}#{shard:02d}", f"{_iso(received_at)}#{s3_key}"
+
+
+def _note_inbound_day(received_at: float) -> None:
+    """List the outcome's day for readers; one small write per process and day (a set ADD, so idempotent)."""
+    day = _day(received_at)
+    if day in _days_noted:
+        return
+    InboundDaysItem(pk="INBOUNDLOG", sk="DAYS").update(
+        actions=[InboundDaysItem.days.add({day}), InboundDaysItem.entity.set("inbound_days")]
+    )
+    _days_noted.add(day)
+
+
+def inbound_partitions(since: float, from_day: str = "") -> list[str]:
+    """Every index partition that may hold an outcome received at or after `since` (and on or after `from_day`),
+    the legacy one first, then each day's shards, days in order."""
+    try:
+        days = InboundDaysItem.get("INBOUNDLOG", "DAYS", consistent_read=True).days or set()
+    except InboundDaysItem.DoesNotExist:
+        days = set()
+    first = max(_day(since) if since > 0 else "", from_day)
+    shards = [f"{day}#{n:02d}" for day in sorted(d for d in days if d >= first) for n in range(INBOUND_SHARDS)]
+    return [LEGACY_INBOUND_KEY, *(f"INBOUND#{key}" for key in shards)]
+
+
 def _inbound_item(record: InboundRecord) -> InboundItem:
+    gsi1pk, gsi1sk = inbound_index_key(record.s3_key, record.received_at)
     return InboundItem(
         pk=f"INBOUND#{record.s3_key}",
         sk="OUTCOME",
         entity="inbound",
-        gsi1pk="INBOUND",
-        gsi1sk=_iso(record.received_at),
+        gsi1pk=gsi1pk,
+        gsi1sk=gsi1sk,
         s3_key=record.s3_key,
         status=record.status.value,
         reason=record.reason,
@@ -491,6 +572,7 @@ def store_inbound_message(
     last `window_seconds`: a sliding window, so no burst at a window boundary gets more through). `rate_logs` are
     the caps' logs read already (read_for_inbound), so the usual email costs no read here; a retry reads again.
     """
+    _note_inbound_day(record.received_at)
     not_stored_yet = InboundItem.pk.does_not_exist() | (InboundItem.status != Outcome.STORED.value)
     now = record.received_at
     for attempt in range(_RATE_LOG_ATTEMPTS):
@@ -697,6 +779,7 @@ def first_copy(email_key: str) -> str | None:
 
 def record_outcome(record: InboundRecord) -> bool:
     """Record a rejected or quarantined outcome, never overwriting a stored one; False when it was stored."""
+    _note_inbound_day(record.received_at)
     try:
         _inbound_item(record).save(
             condition=InboundItem.pk.does_not_exist() | (InboundItem.status != Outcome.STORED.value)
@@ -749,8 +832,13 @@ def get_inbound(s3_key: str) -> InboundRecord | None:
 
 
 def list_inbound(since: float = 0.0) -> list[InboundRecord]:
-    """Inbound outcomes received at or after `since`, oldest first."""
-    items = InboundItem.gsi1.query("INBOUND", InboundItem.gsi1sk >= _iso(since))
+    """Inbound outcomes received at or after `since`, oldest first (every shard of every day, merged)."""
+    items = [
+        item
+        for partition in inbound_partitions(since)
+        for item in InboundItem.gsi1.query(partition, InboundItem.gsi1sk >= _iso(since))
+    ]
+    items.sort(key=lambda item: item.gsi1sk)
     return [_inbound_from(item) for item in items]
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 def _attachment_links(conversation_id: str, message_id: str) -> Sequence[tuple[str, str]]:
     """Links to an emailed message's attachments (they expire with the link-expiry setting, at most 7 days)."""
     config = get_config()
-    expiry = min(repo.get_settings().link_expiry_seconds, 7 * 24 * 3600)
+    expiry = min(repo.cached_settings().link_expiry_seconds, 7 * 24 * 3600)
     for message in repo.list_messages(conversation_id):
         if message.id == message_id:
             bucket = config.mail_bucket
