@@ -11,9 +11,10 @@ messages, so the marker not seen in an earlier notification is the one it is abo
 
 The rate caps (settings max_emails_per_sender / max_emails_per_conversation, 20 per 10 minutes by default)
 are raised for the run and the digest window set to 0 (immediate notifications), or most of the burst would
-be quarantined or held for a digest. The local triggers run in one thread, as `emailpipe local` does: the
-whole inbound queue is drained before the stream is read, so the latency figures include the queueing of
-the burst; the per-email handler times are reported alongside.
+be quarantined or held for a digest. The burst runs once with one trigger worker and once with four (as
+`emailpipe local --concurrency 4` runs them, the way Lambda runs concurrent invocations), the same size each on
+the same stack: the latency figures include the queueing of the burst, and the per-email handler times are
+reported alongside.
 """
 
 from __future__ import annotations
@@ -102,12 +103,19 @@ def _burst(stack: Any, raws: list[tuple[int, bytes]], deadline_seconds: float) -
 
 
 def run(
-    stack: Any = None, emails: int = 500, conversations: int = 10, budget_seconds: float = 60.0, calibrate: int = 20
+    stack: Any = None,
+    emails: int = 500,
+    conversations: int = 10,
+    budget_seconds: float = 60.0,
+    calibrate: int = 20,
+    concurrencies: tuple[int, ...] = (1, 4),
 ) -> dict:
-    """p50/p99 latency from S3 put to notification sent, and emails per second, for a burst of up to `emails`.
+    """p50/p99 latency from S3 put to notification sent, and emails per second, for a burst of up to `emails`,
+    once per number of concurrent trigger workers in `concurrencies` (the same burst size each, on one stack).
 
-    A calibration burst of `calibrate` emails first measures this machine's pace; the main burst is then as
-    large as `budget_seconds` allows, at most `emails` (so `make bench` stays under five minutes).
+    A calibration burst of `calibrate` emails first measures this machine's pace at one worker; each main burst
+    is then as large as its share of `budget_seconds` allows, at most `emails` (so `make bench` stays under five
+    minutes). The top-level figures are the first concurrency's; `by_concurrency` has each.
     """
     from emailpipe.aws import reset_clients
     from emailpipe.local.mailclient import reply_to
@@ -140,12 +148,22 @@ def run(
                 for i in range(first, first + count)
             ]
 
+        stack.triggers.concurrency = 1
         calibration = _burst(stack, replies(0, calibrate), deadline_seconds=60)
         pace = calibration["total_seconds"] / max(1, calibration["notified"])
+        share = budget_seconds / len(concurrencies)
         # The pace slows as the burst grows (a longer queue, a bigger table and stream in moto): allow 1.6x.
-        planned = max(calibrate, min(emails, int(budget_seconds / max(pace * 1.6, 1e-3))))
-        result = _burst(stack, replies(calibrate, planned), deadline_seconds=budget_seconds * 1.5)
+        planned = max(calibrate, min(emails, int(share / max(pace * 1.6, 1e-3))))
+        by_concurrency: dict[int, dict] = {}
+        first = calibrate
+        for workers in concurrencies:
+            stack.triggers.concurrency = workers
+            by_concurrency[workers] = _burst(stack, replies(first, planned), deadline_seconds=share * 1.5)
+            first += planned
+        stack.triggers.concurrency = 1
+        result = dict(by_concurrency[concurrencies[0]])
         result.update(
+            by_concurrency=by_concurrency,
             requested=emails,
             conversations=conversations,
             settings=settings,

@@ -268,6 +268,16 @@ def table(r: dict) -> list[tuple[str, str, str, str]]:
             )
         )
         rows.append(("5. local e2e throughput", f"{e['emails_per_second']} emails/s", "(report)", "n/a"))
+        for workers, burst in sorted((e.get("by_concurrency") or {}).items()):
+            rows.append(
+                (
+                    f"5. local e2e, {burst['emails']}-email burst at concurrency {workers} (same run)",
+                    f"{burst['emails_per_second']} emails/s, p50 {_fmt(burst['p50_seconds'], ' s')}, "
+                    f"p99 {_fmt(burst['p99_seconds'], ' s')}, {burst['notified']} notified",
+                    "(report)",
+                    "n/a",
+                )
+            )
     if not err("cost", "6. cost per million emails", "(report)"):
         k = r["cost"]
         rows.append(

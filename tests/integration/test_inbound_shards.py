@@ -24,7 +24,7 @@ DAY = 86400.0
 def _records(now: float) -> list[InboundRecord]:
     """Outcomes over three days and the last hour, rejected and quarantined, under many S3 keys."""
     records = []
-    for i in range(60):
+    for i in range(36):
         age = (i % 3) * DAY + (i * 37) % 3000 + 1  # today, yesterday and the day before, within 50 minutes each
         status, reason = (Outcome.REJECTED, "unknown_sender") if i % 4 else (Outcome.QUARANTINED, "spam")
         key = f"inbound/msg-{i:03d}"
@@ -71,10 +71,10 @@ def test_outcomes_are_spread_over_day_and_shard_keys(log):
     keys = [item["gsi1pk"]["S"] for item in items if item.get("gsi1pk", {}).get("S", "").startswith("INBOUND")]
     sharded = {key for key in keys if key != "INBOUND"}
 
-    assert len(keys) == 61
+    assert len(keys) == 37
     assert len({key.split("#")[1] for key in sharded}) == 3  # three days
-    assert len(sharded) >= 30  # 60 outcomes over 3 x 16 partitions, none carrying them all
-    assert max(keys.count(key) for key in sharded) <= 6
+    assert len(sharded) >= 20  # 36 outcomes over 3 x 16 partitions, none carrying them all
+    assert max(keys.count(key) for key in sharded) <= 5
     # The sort key is the receipt time and the S3 key: unique, so shards merge into one order.
     in_shards = [item for item in items if item.get("gsi1pk", {}).get("S") in sharded]
     assert all(item["gsi1sk"]["S"].endswith("#" + item["s3_key"]["S"]) for item in in_shards)
@@ -89,7 +89,7 @@ def test_list_inbound_reads_every_shard_and_the_legacy_key_oldest_first(log):
     assert [r.received_at for r in since_an_hour] == sorted(r.received_at for r in since_an_hour)
 
 
-@pytest.mark.parametrize("limit", [1, 7, 100])
+@pytest.mark.parametrize("limit", [7, 100])
 def test_api_pages_over_shards_give_every_outcome_once_in_order(log, api_url, limit):
     _record, key = apikeys.create_key("tests")
     headers = {"Authorization": f"Bearer {key}"}

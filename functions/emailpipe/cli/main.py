@@ -86,7 +86,10 @@ def cmd_local(args: argparse.Namespace) -> int:
             return 1
     _quiet_lambda_output()
     parameters = dict(p.split("=", 1) for p in args.parameter or [])
-    stack = LocalStack(port=args.port, stack_name=_stack_name()).start(parameters)
+    if args.concurrency < 1:
+        print("local: --concurrency takes 1 or more workers", file=sys.stderr)
+        return 2
+    stack = LocalStack(port=args.port, stack_name=_stack_name(), concurrency=args.concurrency).start(parameters)
     assert stack.triggers is not None and stack.info is not None
     api = ApiServer(stack.info, port=args.api_port).start()
     from emailpipe.local.console_server import ConsoleServer, transcript
@@ -510,6 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000, help="port of the embedded AWS endpoint (0: a free port)")
     p.add_argument("--api-port", type=int, default=0, help="port of the HTTP API (0: a free port)")
     p.add_argument("--console-port", type=int, default=0, help="port of the browser console (0: a free port)")
+    p.add_argument(
+        "--concurrency", type=int, default=4, help="concurrent invocations per queue, as Lambda runs them (default 4)"
+    )
     p.add_argument(
         "--parameter",
         action="append",

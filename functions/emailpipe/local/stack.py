@@ -10,6 +10,7 @@ emulated by polling (`Triggers`): each queue or stream feeds the real handler it
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -405,9 +406,21 @@ class Triggers:
     """
 
     def __init__(
-        self, info: StackInfo, visibility_timeout: int = 2, max_stream_retries: int = 5, *, local: bool = True
+        self,
+        info: StackInfo,
+        visibility_timeout: int = 2,
+        max_stream_retries: int = 5,
+        *,
+        local: bool = True,
+        concurrency: int = 1,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency is 1 or more")
         self.info = info
+        # Concurrent invocations, as Lambda runs them: `concurrency` workers receive from each queue at once, and
+        # each stream consumer runs beside them in one worker of its own, so a shard's records keep their order.
+        self.concurrency = concurrency
+        self._pool: Any = None
         self.visibility_timeout = visibility_timeout
         self.max_stream_retries = max_stream_retries
         self.local = local
@@ -598,7 +611,10 @@ class Triggers:
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             for m in messages:
                 if m["MessageId"] not in failed:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                    # A batch that outlasted its visibility timeout: the message went back to the queue and another
+                    # worker has it (Lambda's poller sees the same); the handlers are idempotent.
+                    with contextlib.suppress(sqs.exceptions.ReceiptHandleIsInvalid):
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
             handled += len(messages) - len(failed)
             if failed:
                 return handled
@@ -655,12 +671,35 @@ class Triggers:
                 ),
             )
 
+    def _pump_all(self) -> int:
+        """Every event source once; with concurrency > 1, each queue by that many workers at once and each stream
+        consumer by one worker beside them (a shard's records in order, as Lambda keeps them)."""
+        if self.concurrency == 1:
+            return sum(self._pump(s) for s in self.sources)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            workers = self.concurrency * max(1, len(self.sources))
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emailpipe-trigger")
+        jobs = [
+            self._pool.submit(self._pump, source)
+            for source in self.sources
+            for _ in range(self.concurrency if source.kind == "sqs" else 1)
+        ]
+        return sum(job.result() for job in jobs)
+
+    def close(self) -> None:
+        """Let the concurrent workers go (they finish what they run)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
     def drain(self, timeout: float = 30.0, *, wait_for_digests: bool = False) -> None:
         """Run the triggers until none has anything left; optionally until delayed digests have gone out too."""
         deadline = time.monotonic() + timeout
         with self._lock:
             while time.monotonic() < deadline:
-                if sum(self._pump(s) for s in self.sources):
+                if self._pump_all():
                     continue
                 if not wait_for_digests or not self._digests_waiting():
                     return
@@ -799,8 +838,11 @@ def _event_bus_ref_is_its_name() -> None:
 class LocalStack:
     """A moto server on 127.0.0.1 with the stack deployed into it."""
 
-    def __init__(self, port: int | None = None, stack_name: str = DEFAULT_STACK, *, local: bool = True) -> None:
+    def __init__(
+        self, port: int | None = None, stack_name: str = DEFAULT_STACK, *, local: bool = True, concurrency: int = 1
+    ) -> None:
         self.port = port or free_port()
+        self.concurrency = concurrency
         self.stack_name = stack_name
         # The triggers' local mode (webhooks may go to http://127.0.0.1, retries at once); see Triggers.
         self.local = local
@@ -826,7 +868,7 @@ class LocalStack:
         local_credentials()
         reset_clients()
         self.info = provision(self.stack_name, parameters)
-        self.triggers = Triggers(self.info, local=self.local)
+        self.triggers = Triggers(self.info, local=self.local, concurrency=self.concurrency)
         return self
 
     def reset(self, parameters: dict[str, str] | None = None) -> StackInfo:
@@ -837,13 +879,17 @@ class LocalStack:
 
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10)  # noqa: S310 - loopback
         reset_clients(keep_session=True)  # same endpoint and credentials: the session's loaded models stay valid
+        if self.triggers is not None:
+            self.triggers.close()
         repo.clear_caches()  # what this process's functions kept of the old tables (settings, inbound days)
         self.info = provision(self.stack_name, parameters)
-        self.triggers = Triggers(self.info, local=self.local)
+        self.triggers = Triggers(self.info, local=self.local, concurrency=self.concurrency)
         return self.info
 
     def stop(self) -> None:
         """Stop the server."""
+        if self.triggers is not None:
+            self.triggers.close()
         if self._server is not None:
             self._server.stop()
             self._server = None
