@@ -381,17 +381,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_table(held, _STATUS_REASONS)
     if figures["dlq"]:
         print()
+        attention = any(figures["dlq"].values())
         dlq = [
-            {"q": name, "n": depth, "note": "needs attention" if depth else ""}
+            {"q": name, "n": depth, "note": "needs attention" if depth else "ok"}
             for name, depth in figures["dlq"].items()
         ]
-        print_table(dlq, _STATUS_QUEUES)
+        print_table(dlq, _STATUS_QUEUES if attention else _STATUS_QUEUES[:2])
     return 0
 
 
 _STATUS_METRICS = [("m", "METRIC"), ("v", "COUNT")]
 _STATUS_REASONS = [("s", "NOT STORED"), ("r", "REASON"), ("n", "EMAILS")]
-_STATUS_QUEUES = [("q", "DEAD-LETTER QUEUE"), ("n", "MESSAGES"), ("note", "")]
+_STATUS_QUEUES = [("q", "DEAD-LETTER QUEUE"), ("n", "MESSAGES"), ("note", "NOTE")]
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
