@@ -83,14 +83,18 @@ def delivery_block(person: Person, *, for_user_answer: bool) -> str | None:
     return None
 
 
+def staff_candidates(conversation: Conversation, staff: Iterable[Person]) -> list[Person]:
+    """The staff a user message may reach, before presence: the assigned agent, else the agents of the
+    conversation's department, else every agent and admin."""
+    if conversation.assigned_agent:
+        return [p for p in staff if p.email == conversation.assigned_agent]
+    if conversation.department:
+        return [p for p in staff if p.role.is_staff and conversation.department in p.departments]
+    return [p for p in staff if p.role.is_staff]
+
+
 def _staff_for_user_message(
     conversation: Conversation, staff: list[Person], settings: Settings, now: float
 ) -> list[Person]:
-    if conversation.assigned_agent:
-        assigned = [p for p in staff if p.email == conversation.assigned_agent]
-        return [p for p in assigned if is_offline(p, settings, now)]
-    if conversation.department:
-        members = [p for p in staff if p.role.is_staff and conversation.department in p.departments]
-    else:
-        members = [p for p in staff if p.role.is_staff]
-    return sorted((p for p in members if is_offline(p, settings, now)), key=lambda p: p.email)
+    offline = [p for p in staff_candidates(conversation, staff) if is_offline(p, settings, now)]
+    return offline if conversation.assigned_agent else sorted(offline, key=lambda p: p.email)

@@ -23,6 +23,7 @@ from emailpipe.domain.routing import (
     is_member,
     is_offline,
     recipients_for,
+    staff_candidates,
 )
 from emailpipe.mail.compose import Attached, Notification, build_notification
 from emailpipe.observability import hash_address, logger
@@ -64,23 +65,46 @@ class Delivery:
     latency: float | None = None  # seconds from the oldest message written to its email accepted by SES
 
 
+# A stream record is never given to two invocations at once, so a claim still `sending` when it comes again was
+# left by an attempt that died: take it over at once. A digest's queue message may arrive twice at once, so its
+# claim is taken over only after the function's timeout (60 s) has surely ended the attempt that made it.
+STREAM_CLAIM_ABANDONED_AFTER = 0.0
+QUEUE_CLAIM_ABANDONED_AFTER = 120.0
+
+
 def notify(message: Message, ctx: NotifierContext) -> list[Delivery]:
-    """Email (or queue for the digest) every recipient of `message`; a transient SES failure raises to retry."""
-    conversation = repo.get_conversation(message.conversation_id)
+    """Email (or queue for the digest) every recipient of `message`; a transient SES failure raises to retry.
+
+    DynamoDB requests: one Query of the conversation's partition (header, messages, threads), one BatchGetItem
+    of everyone concerned (fresh presence and preferences), one BatchWriteItem of the skips if any; then per
+    recipient the claim and, once SES accepted the email, one transaction (delivery and thread). The settings and
+    the staff list are read at most once per SETTINGS_MAX_AGE_SECONDS per container.
+    """
+    view = repo.read_conversation(message.conversation_id)
+    conversation = view.conversation
     if conversation is None:
         logger.warning("message of an unknown conversation", extra={"conversation_id": message.conversation_id})
         return []
     settings = repo.cached_settings()
-    user = repo.get_person(conversation.user_email)
-    staff = repo.list_staff() if message.author_role is Role.USER else []
     answer = message.author_role is not Role.USER
-    participants = repo.get_people(conversation.participants) if answer and conversation.participants else []
+    # Who may be emailed comes from the cached staff list; whether they are, from their profiles read now.
+    candidates = [] if answer else staff_candidates(conversation, repo.cached_staff())
+    participants = list(conversation.participants) if answer else []
+    authors = [m.author_email for m in (*view.messages, message) if m.author_email]
+    people = _people([conversation.user_email, *(p.email for p in candidates), *participants, *authors])
+    staff = [people[p.email] for p in candidates if p.email in people]
     now = ctx.clock()
-    routing = recipients_for(message, conversation, user, staff, settings, now, participants)
-    deliveries: list[Delivery] = []
-    for person, reason in routing.skipped:
-        repo.record_skip(message.id, person.email, conversation.id, reason, now)
-        deliveries.append(Delivery(person.email, f"skipped_{reason}"))
+    routing = recipients_for(
+        message,
+        conversation,
+        people.get(conversation.user_email),
+        staff,
+        settings,
+        now,
+        [people[e] for e in participants if e in people],
+    )
+    repo.record_skips([(message.id, p.email, reason) for p, reason in routing.skipped], conversation.id, now)
+    deliveries = [Delivery(p.email, f"skipped_{reason}") for p, reason in routing.skipped]
     window = settings.digest_window_seconds
     if message.author_role is Role.USER and bot_is_answering(conversation, settings):
         # Agents' emails wait for the chatbot; if it answered by then, no agent is emailed (send_digest).
@@ -91,13 +115,21 @@ def notify(message: Message, ctx: NotifierContext) -> list[Delivery]:
     for person in routing.recipients:
         if window > 0:
             deliveries.append(_queue(message, conversation, person, window, now, ctx))
-        elif not repo.claim_delivery(message.id, person.email, conversation.id, now):
+        elif not repo.claim_delivery(
+            message.id, person.email, conversation.id, now, abandoned_after=STREAM_CLAIM_ABANDONED_AFTER
+        ):
             deliveries.append(Delivery(person.email, "duplicate"))
         else:
-            # What the email shows is the same for every recipient of the message: read it once.
-            content = content or _content((message,), repo.list_messages(conversation.id), settings, ctx)
-            deliveries.append(_send(conversation, person, content, settings, ctx, claim_key=message.id))
+            # What the email shows is the same for every recipient of the message: built once.
+            content = content or _content((message,), view.messages, people, settings, ctx)
+            thread = view.threads.get(person.email, [])
+            deliveries.append(_send(conversation, person, content, settings, ctx, claim_key=message.id, thread=thread))
     return deliveries
+
+
+def _people(emails: Sequence[str]) -> dict[str, Person]:
+    """The people of these addresses who exist, read now in one BatchGetItem (per 100)."""
+    return {p.email: p for p in repo.get_people(list(dict.fromkeys(e.lower() for e in emails)))}
 
 
 def _queue(
@@ -115,15 +147,17 @@ def _queue(
 
 def send_digest(conversation_id: str, recipient: str, window_id: str, ctx: NotifierContext) -> Delivery:
     """Send the messages collected in a recipient's window as one email (called when the delay has passed)."""
-    pending = repo.get_pending(conversation_id, recipient)
+    view = repo.read_conversation(conversation_id, consistent=True)  # the window as written, not a stale copy
+    pending = view.pending.get(recipient)
     if pending is None or pending.window_id != window_id:
         return Delivery(recipient, "duplicate")
-    conversation = repo.get_conversation(conversation_id)
-    person = repo.get_person(recipient)
+    conversation = view.conversation
+    everything = view.messages
+    messages = tuple(m for m in everything if m.id in pending.message_ids)
+    people = _people([recipient, *(m.author_email for m in everything if m.author_email)])
+    person = people.get(recipient)
     now = ctx.clock()
     settings = repo.cached_settings()
-    everything = repo.list_messages(conversation_id)
-    messages = tuple(m for m in everything if m.id in pending.message_ids)
     if conversation is None or person is None or not messages:
         _close(conversation_id, recipient, pending.window_id, pending.message_ids, settings, ctx)
         return Delivery(recipient, "duplicate")
@@ -137,17 +171,22 @@ def send_digest(conversation_id: str, recipient: str, window_id: str, ctx: Notif
     if reason is None and staff_waiting_for_bot and bot_answered(messages, everything):
         reason = "bot_answered"
     if reason is not None:
-        for message in messages:
-            repo.record_skip(message.id, recipient, conversation_id, reason, now)
+        repo.record_skips([(m.id, recipient, reason) for m in messages], conversation_id, now)
         _close(conversation_id, recipient, pending.window_id, pending.message_ids, settings, ctx)
         return Delivery(recipient, f"skipped_{reason}")
     claim_key = f"digest-{window_id}"
-    if not repo.claim_delivery(claim_key, recipient, conversation_id, now):
+    if not repo.claim_delivery(claim_key, recipient, conversation_id, now, abandoned_after=QUEUE_CLAIM_ABANDONED_AFTER):
         if repo.get_delivery_status(claim_key, recipient) == "sent":
             _close(conversation_id, recipient, pending.window_id, pending.message_ids, settings, ctx)
         return Delivery(recipient, "duplicate")
     delivery = _send(
-        conversation, person, _content(messages, everything, settings, ctx), settings, ctx, claim_key=claim_key
+        conversation,
+        person,
+        _content(messages, everything, people, settings, ctx),
+        settings,
+        ctx,
+        claim_key=claim_key,
+        thread=view.threads.get(recipient, []),
     )
     _close(conversation_id, recipient, pending.window_id, pending.message_ids, settings, ctx)
     return delivery
@@ -223,15 +262,17 @@ class _Content:
 
 
 def _content(
-    messages: tuple[Message, ...], everything: Sequence[Message], settings: Settings, ctx: NotifierContext
+    messages: tuple[Message, ...],
+    everything: Sequence[Message],
+    people: dict[str, Person],
+    settings: Settings,
+    ctx: NotifierContext,
 ) -> _Content:
-    authors = sorted({m.author_email for m in everything if m.author_email})
-    people = [p for p in (repo.get_person(a) for a in authors) if p is not None]
     links, attached, linked_only = _attachments(messages, settings, ctx)
     context = _context_before(messages, everything)
     # The notification shows the whole text; the stored item of a long message keeps only a preview.
     messages = tuple(_with_full_text(m, ctx) for m in messages)
-    names = {p.email: p.name for p in people}
+    names = {p.email: p.name for p in people.values()}
     return _Content(messages, context, names, links, attached, linked_only)
 
 
@@ -243,13 +284,13 @@ def _send(
     ctx: NotifierContext,
     *,
     claim_key: str,
+    thread: Sequence[str],
 ) -> Delivery:
     messages = content.messages
     # Every notification of a conversation comes from its inbox: its brand, its From identity, its reply domain.
     inbox = inboxes.of_conversation(inboxes.all_inboxes(ctx.default_inbox, settings), conversation.inbox)
     token = tokens.make_token(ctx.keys(), conversation.id, recipient.email, issued_at=ctx.clock())
     mail_message_id = tokens.message_id(token, inbox.domain)
-    previous = repo.thread_message_ids(conversation.id, recipient.email)
     subject = (
         f"Re: {conversation.subject}"
         if conversation.subject
@@ -264,7 +305,7 @@ def _send(
             to_address=recipient.email,
             subject=subject,
             message_id=mail_message_id,
-            references=tuple(previous),
+            references=tuple(thread),
             messages=messages,
             author_names=content.author_names,
             context=content.context,
@@ -289,12 +330,11 @@ def _send(
         repo.finish_delivery(claim_key, recipient.email, status="failed", now=ctx.clock())
         raise
     now = ctx.clock()
-    repo.finish_delivery(
-        claim_key, recipient.email, status="sent", now=now, mail_message_id=mail_message_id, ses_message_id=ses_id
+    repo.record_delivery_sent(
+        claim_key, recipient.email, conversation.id, now=now, mail_message_id=mail_message_id, ses_message_id=ses_id
     )
     if len(messages) > 1 or claim_key != messages[0].id:
         repo.record_sent([m.id for m in messages], recipient.email, conversation.id, mail_message_id, now)
-    repo.append_thread_message_id(conversation.id, recipient.email, mail_message_id)
     logger.info(
         "notification sent",
         extra={"recipient": hash_address(recipient.email), "messages": len(messages), "conversation": conversation.id},

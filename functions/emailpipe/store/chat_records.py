@@ -30,6 +30,7 @@ from emailpipe.store.repo import (
     _message_from,
     _message_item,
     _person_from,
+    forget_staff,
     inbound_partitions,
     update_person,
 )
@@ -42,6 +43,7 @@ def upsert_person(person: Person, now: float | None = None) -> tuple[Person, boo
 
     Returns the stored person and whether it was created."""
     now = time.time() if now is None else now
+    forget_staff()
     item = PersonItem(pk=f"PERSON#{person.email}", sk="PROFILE")
     item.update(
         actions=[
@@ -60,6 +62,7 @@ def upsert_person(person: Person, now: float | None = None) -> tuple[Person, boo
 
 def delete_person(email: str) -> bool:
     """Remove a person; False when there was none."""
+    forget_staff()
     try:
         PersonItem(pk=f"PERSON#{email}", sk="PROFILE").delete(condition=PersonItem.pk.exists())
     except DeleteError as exc:

@@ -122,6 +122,7 @@ def _person_from(item: PersonItem) -> Person:
 def put_person(person: Person) -> None:
     """Create a person; their email must be new."""
     item = _person_item(person)
+    forget_staff()
     try:
         item.save(condition=PersonItem.pk.does_not_exist())
     except PutError as exc:
@@ -177,6 +178,24 @@ def list_staff() -> list[Person]:
     for role in (Role.AGENT, Role.ADMIN):
         people.extend(_person_from(i) for i in PersonItem.gsi1.query(f"ROLE#{role.value}"))
     return people
+
+
+def cached_staff(now: float | None = None) -> list[Person]:
+    """Every agent and admin as listed at most SETTINGS_MAX_AGE_SECONDS ago: who may be emailed, by role and
+    department. Their presence and preferences in it may be that old too: read the people again (get_people)
+    before deciding on them."""
+    now = time.monotonic() if now is None else now
+    hit = _staff_cache.get("staff")
+    if hit is not None and 0 <= now - hit[0] < _max_age():
+        return hit[1]
+    staff = list_staff()
+    _staff_cache["staff"] = (now, staff)
+    return staff
+
+
+def forget_staff() -> None:
+    """Drop the cached staff list (after this process added, changed or removed a person)."""
+    _staff_cache.clear()
 
 
 def update_person(email: str, actions: list, condition: Any = None) -> bool:
@@ -365,6 +384,46 @@ def _message_from(item: MessageItem) -> Message:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ConversationView:
+    """Everything under a conversation's key that the notifier reads, from one Query."""
+
+    conversation: Conversation | None
+    messages: list[Message]  # oldest first
+    threads: dict[str, list[str]]  # recipient -> Message-IDs of the notifications they got, oldest first
+    pending: dict[str, Pending]  # recipient -> open digest window
+
+
+def read_conversation(conversation_id: str, *, consistent: bool = False) -> ConversationView:
+    """The conversation's header, messages, notification threads and digest windows: its whole partition in one
+    Query (more pages only past 1 MB), instead of a request for each."""
+    connection = _connection()
+    conversation: Conversation | None = None
+    messages: list[Message] = []
+    threads: dict[str, list[str]] = {}
+    pending: dict[str, Pending] = {}
+    start: Any = None
+    while True:
+        page = connection.query(
+            Item.Meta.table_name, f"CONV#{conversation_id}", consistent_read=consistent, exclusive_start_key=start
+        )
+        for raw in page.get("Items", []):
+            sk = raw["sk"]["S"]
+            if sk == "META":
+                conversation = _conversation_from(ConversationItem.from_raw_data(raw))
+            elif sk.startswith("MSG#"):
+                messages.append(_message_from(MessageItem.from_raw_data(raw)))
+            elif sk.startswith("THREAD#"):
+                threads[sk.removeprefix("THREAD#")] = list(ThreadItem.from_raw_data(raw).message_ids or [])
+            elif sk.startswith("PENDING#"):
+                window = _pending_from(PendingItem.from_raw_data(raw))
+                if window is not None:
+                    pending[sk.removeprefix("PENDING#")] = window
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return ConversationView(conversation, messages, threads, pending)
+
+
 def put_message(message: Message) -> None:
     """Store a chat message (from the chat application or the bot)."""
     _message_item(message).save(condition=MessageItem.pk.does_not_exist())
@@ -390,19 +449,24 @@ def message_from_stream_image(image: dict) -> Message | None:
 # short time instead, so a change applies within SETTINGS_MAX_AGE_SECONDS (environment; 10 by default, 0 reads
 # every time). The API and the CLI read and write through get_settings, never the cache, and a write in this
 # process clears it.
+# The staff list (who may be emailed about a user message) is kept the same way.
 DEFAULT_SETTINGS_MAX_AGE = 10.0
 _settings_cache: dict[str, tuple[float, Settings]] = {}
+_staff_cache: dict[str, tuple[float, list[Person]]] = {}
+
+
+def _max_age() -> float:
+    try:
+        return float(os.environ.get("SETTINGS_MAX_AGE_SECONDS") or DEFAULT_SETTINGS_MAX_AGE)
+    except ValueError:
+        return DEFAULT_SETTINGS_MAX_AGE  # a typo in the environment must not stop the mail
 
 
 def cached_settings(now: float | None = None) -> Settings:
     """The product settings as read at most SETTINGS_MAX_AGE_SECONDS ago (the per-email paths)."""
-    try:
-        max_age = float(os.environ.get("SETTINGS_MAX_AGE_SECONDS") or DEFAULT_SETTINGS_MAX_AGE)
-    except ValueError:
-        max_age = DEFAULT_SETTINGS_MAX_AGE  # a typo in the environment must not stop the mail
     now = time.monotonic() if now is None else now
     hit = _settings_cache.get("settings")
-    if hit is not None and 0 <= now - hit[0] < max_age:
+    if hit is not None and 0 <= now - hit[0] < _max_age():
         return hit[1]
     settings = get_settings()
     _settings_cache["settings"] = (now, settings)
@@ -415,8 +479,9 @@ def forget_settings() -> None:
 
 
 def clear_caches() -> None:
-    """Forget what this process keeps between requests: the settings and the inbound days it listed."""
+    """Forget what this process keeps between requests: the settings, the staff and the inbound days it listed."""
     _settings_cache.clear()
+    _staff_cache.clear()
     _days_noted.clear()
 
 
@@ -859,11 +924,25 @@ def _delivery_item(
     )
 
 
-def claim_delivery(message_id: str, recipient: str, conversation_id: str, now: float) -> bool:
-    """Claim the one send of `message_id` to `recipient`; False when it was sent (or is being sent) already."""
+def claim_delivery(
+    message_id: str, recipient: str, conversation_id: str, now: float, *, abandoned_after: float | None = None
+) -> bool:
+    """Claim the one send of `message_id` to `recipient`; False when it was sent (or is being sent) already.
+
+    A claim whose send failed may be taken again. With `abandoned_after`, so may a claim still `sending` that
+    was made at least that many seconds ago: the attempt that made it died between the claim and the record
+    of its end (a Lambda killed or timed out). The caller says when that is certain: 0 for a stream record,
+    which Lambda never gives to two invocations at once (a later attempt starts after the earlier one ended);
+    longer than the function's timeout for a queue message, which may be delivered twice at once.
+    """
     item = _delivery_item(message_id, recipient, conversation_id, "sending", now)
+    condition = DeliveryItem.pk.does_not_exist() | (DeliveryItem.status == "failed")
+    if abandoned_after is not None:
+        condition = condition | (
+            (DeliveryItem.status == "sending") & (DeliveryItem.updated_at <= now - abandoned_after)
+        )
     try:
-        item.save(condition=DeliveryItem.pk.does_not_exist() | (DeliveryItem.status == "failed"))
+        item.save(condition=condition)
     except PutError as exc:
         if _is_conditional_failure(exc):
             return False
@@ -895,6 +974,45 @@ def finish_delivery(
 def record_skip(message_id: str, recipient: str, conversation_id: str, reason: str, now: float) -> None:
     """Record that a recipient was deliberately not emailed about a message, and why."""
     _delivery_item(message_id, recipient, conversation_id, f"skipped_{reason}", now).save()
+
+
+def record_skips(skips: Sequence[tuple[str, str, str]], conversation_id: str, now: float) -> None:
+    """Record each (message id, recipient, reason) that was deliberately not emailed: one BatchWriteItem per 25."""
+    if not skips:
+        return
+    with DeliveryItem.batch_write() as batch:
+        for message_id, recipient, reason in skips:
+            batch.save(_delivery_item(message_id, recipient, conversation_id, f"skipped_{reason}", now))
+
+
+def record_delivery_sent(
+    claim_key: str,
+    recipient: str,
+    conversation_id: str,
+    *,
+    now: float,
+    mail_message_id: str,
+    ses_message_id: str | None,
+) -> None:
+    """A claimed send was accepted by SES: its delivery and the recipient's thread (the Message-ID the next
+    notification refers to), in one transaction."""
+    actions: list[Action] = [
+        DeliveryItem.status.set("sent"),
+        DeliveryItem.updated_at.set(now),
+        DeliveryItem.mail_message_id.set(mail_message_id),
+    ]
+    if ses_message_id:
+        actions.append(DeliveryItem.ses_message_id.set(ses_message_id))
+    thread = ThreadItem(pk=f"CONV#{conversation_id}", sk=f"THREAD#{recipient}")
+    with TransactWrite(connection=_connection()) as transaction:
+        transaction.update(DeliveryItem(pk=f"DELIVERY#{claim_key}", sk=f"TO#{recipient}"), actions=actions)
+        transaction.update(
+            thread,
+            actions=[
+                ThreadItem.entity.set("thread"),
+                ThreadItem.message_ids.set((ThreadItem.message_ids | []).append([mail_message_id])),
+            ],
+        )
 
 
 def record_sent(
@@ -943,6 +1061,10 @@ def get_pending(conversation_id: str, recipient: str) -> Pending | None:
         item = PendingItem.get(f"CONV#{conversation_id}", f"PENDING#{recipient}", consistent_read=True)
     except PendingItem.DoesNotExist:
         return None
+    return _pending_from(item)
+
+
+def _pending_from(item: PendingItem) -> Pending | None:
     if not item.window_id or not item.message_ids:
         return None
     return Pending(item.window_id, float(item.opened_at or 0), frozenset(item.message_ids))
@@ -985,13 +1107,3 @@ def thread_message_ids(conversation_id: str, recipient: str) -> list[str]:
         return list(ThreadItem.get(f"CONV#{conversation_id}", f"THREAD#{recipient}").message_ids or [])
     except ThreadItem.DoesNotExist:
         return []
-
-
-def append_thread_message_id(conversation_id: str, recipient: str, mail_message_id: str) -> None:
-    """Remember a notification's Message-ID for the next one's In-Reply-To and References."""
-    ThreadItem(pk=f"CONV#{conversation_id}", sk=f"THREAD#{recipient}").update(
-        actions=[
-            ThreadItem.entity.set("thread"),
-            ThreadItem.message_ids.set((ThreadItem.message_ids | []).append([mail_message_id])),
-        ]
-    )
