@@ -398,11 +398,12 @@ class Triggers:
     polling: its handler is resolved from the `Handler` property, stream records pass its FilterCriteria, each
     stream consumer keeps its own shard iterators and retries like Lambda (then its on-failure queue), and an SQS
     message reported as a batch-item failure stays in the queue, visible again when the handler's (or the poll's)
-    visibility timeout says. Every function's `Environment.Variables` (and the Globals) are resolved against the
-    stack and put in os.environ, shared by the functions of this one process (a name two functions set to
-    different values is an error). `local=True` (the local stack) also sets WEBHOOK_ALLOW_LOOPBACK=true (webhooks
-    to http://127.0.0.1), WEBHOOK_BACKOFF_SCALE=0 (retries at once; set it beforehand to slow them) and a
-    subscription cache of 0 s; `local=False` keeps the deployment's URL rules, for tests of them.
+    visibility timeout says, as does the whole batch of an invocation that raised (a crash). Every function's
+    `Environment.Variables` (and the Globals) are resolved against the stack and put in os.environ, shared by the
+    functions of this one process (a name two functions set to different values is an error). `local=True` (the
+    local stack) also sets WEBHOOK_ALLOW_LOOPBACK=true (webhooks to http://127.0.0.1), WEBHOOK_BACKOFF_SCALE=0
+    (retries at once; set it beforehand to slow them) and a subscription cache of 0 s; `local=False` keeps the
+    deployment's URL rules, for tests of them.
     """
 
     def __init__(
@@ -607,7 +608,12 @@ class Triggers:
                     for m in messages
                 ]
             }
-            result = handler(event, FakeLambdaContext(function_name))
+            try:
+                result = handler(event, FakeLambdaContext(function_name))
+            except Exception:  # noqa: BLE001 - a failed invocation (every record failed, or the process crashed)
+                # As Lambda does: nothing of the batch is deleted, so all of it comes back after the visibility
+                # timeout (and goes to the dead-letter queue after the redrive policy's maxReceiveCount).
+                return handled
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             for m in messages:
                 if m["MessageId"] not in failed:
