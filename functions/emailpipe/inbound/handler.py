@@ -63,6 +63,11 @@ def handle_s3_object(bucket: str, key: str) -> InboundRecord:
             details={"size": str(exc.size)},
         )
         repo.record_outcome(record)
+    except Exception as exc:
+        # The raw mail could not be read (S3 failing, throttling, the network): recorded at once like a failure
+        # further on, so that the email has an outcome while SQS retries it, and `redrive` works once in the DLQ.
+        _record_failure(key, ctx.clock(), exc)
+        raise
     else:
         try:
             record = process_email(raw, key, ctx, mailbox_inbox)
