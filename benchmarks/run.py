@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -291,6 +292,16 @@ def table(r: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+# Blocks that other commands write into RESULTS.md (`make faults`, `make soak`): kept as they are.
+_KEPT = re.compile(r"\n*(<!-- (\w+):begin -->.*?<!-- \2:end -->)", re.S)
+
+
+def _kept_blocks() -> str:
+    if not RESULTS.exists():
+        return ""
+    return "".join(f"\n{match.group(1)}\n" for match in _KEPT.finditer(RESULTS.read_text()))
+
+
 def render(r: dict, rows: list, timings: dict, total: float) -> str:
     header = [
         "# Benchmark results",
@@ -440,7 +451,7 @@ def main() -> int:
     _timed("cost", cost, results, timings)
     total = time.perf_counter() - started
     rows = table(results)
-    RESULTS.write_text(render(results, rows, timings, total))
+    RESULTS.write_text(render(results, rows, timings, total) + _kept_blocks())
     (Path(tempfile.gettempdir()) / "emailpipe-bench-results.json").write_text(
         json.dumps(results, indent=2, default=str)
     )

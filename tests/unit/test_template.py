@@ -430,3 +430,25 @@ def test_extra_mailboxes_are_polled_by_the_one_function_and_only_secrets_tagged_
     [extra] = [s["Fn::If"][1] for s in statements if isinstance(s, dict) and "Fn::If" in s]
     assert (extra["Action"], extra["Effect"]) == ("secretsmanager:GetSecretValue", "Allow")
     assert extra["Condition"] == {"StringEquals": {"aws:ResourceTag/emailpipe-mailbox": {"Ref": "AWS::StackName"}}}
+
+
+def test_the_event_sources_cap_concurrency_where_a_downstream_quota_needs_it(transformed: dict[str, Any]):
+    mappings = {
+        m["Properties"]["FunctionName"]["Ref"]: m["Properties"]
+        for m in _of_type(transformed, "AWS::Lambda::EventSourceMapping").values()
+    }
+    # Inbound: a backlog must not take the whole account's concurrency (docs/capacity.md, section 6).
+    assert mappings["InboundFunction"]["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "InboundMaxConcurrency"}}
+    assert mappings["DigestFunction"]["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "DigestMaxConcurrency"}}
+    assert mappings["NotifierFunction"]["ParallelizationFactor"] == {"Ref": "NotifierParallelization"}
+    parameters = transformed["Parameters"]
+    assert (parameters["NotifierParallelization"]["MinValue"], parameters["NotifierParallelization"]["MaxValue"]) == (
+        1,
+        10,
+    )
+    for name in ("InboundMaxConcurrency", "DigestMaxConcurrency"):
+        assert (parameters[name]["MinValue"], parameters[name]["MaxValue"]) == (2, 1000)  # the API's own range
+    capacity = (Path(__file__).parents[2] / "docs" / "capacity.md").read_text()
+    assert all(
+        name in capacity for name in ("InboundMaxConcurrency", "NotifierParallelization", "DigestMaxConcurrency")
+    )

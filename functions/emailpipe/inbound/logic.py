@@ -243,7 +243,12 @@ def _accept(
             match = _thread_match(parsed, boxes)
     conversation_id = match.conversation_id if match else _converted_conversation_id(s3_key)
     # One request reads the sender, the conversation, every cap's log and the Cc'd people (the store reads nothing).
-    log_keys = [repo.rate_log_pk(scope, key) for scope, key in _rate_keys(sender, conversation_id).items()]
+    rate_keys = _rate_keys(sender, conversation_id)
+    if match is not None:
+        # Only a stranger's new conversation counts against its domain's cap (_limits): a reply never reads that
+        # log, which every sender of a large domain (gmail.com) would otherwise read with each email.
+        del rate_keys["domain"]
+    log_keys = [repo.rate_log_pk(scope, key) for scope, key in rate_keys.items()]
     # cc_join trusts the email's own To and Cc: only for mail no trusted verdict calls unauthenticated.
     join = settings.cc_join and not trust.staff_reply_outcome(verdicts, from_domain)
     joinable = copied[:MAX_CC_READ] if join else ()
