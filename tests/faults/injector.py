@@ -388,6 +388,24 @@ class FaultInjector:
             raise Killed(f"killed after {call}")
 
 
+@contextmanager
+def fast_backoff(scale: float) -> Iterator[None]:
+    """botocore's retry back-off times `scale` while inside: the same retries with less sleeping (tests that fail a
+    call on every attempt would otherwise sleep about 15 s per call in the standard mode's five back-offs)."""
+    from botocore.retries import standard
+
+    original = standard.ExponentialBackoff.delay_amount
+
+    def scaled(self: Any, context: Any) -> float:
+        return float(original(self, context)) * scale
+
+    standard.ExponentialBackoff.delay_amount = scaled  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        standard.ExponentialBackoff.delay_amount = original  # type: ignore[method-assign]
+
+
 # ------------------------------------------------------------------ the hooks on every client
 
 
