@@ -39,3 +39,15 @@ def test_a_quarantined_reply_is_never_emailed_and_the_next_message_is(env, world
     bodies = _texts(env.outbox(world.offline_agent))
     assert len(bodies) == 2 and "Still there?" in bodies[1]
     assert "Held back" not in bodies[1]
+
+
+def test_one_drain_reaches_a_message_behind_a_page_of_records_the_filters_leave_out(env, world):
+    # Items that neither stream consumer's filter takes (notification threads): more than a batch of records.
+    from emailpipe.store.models import ThreadItem
+
+    for n in range(60):
+        ThreadItem(pk=f"CONV#other{n}", sk="THREAD#x@example.com", entity="thread", message_ids=["<a@b>"]).save()
+    env.api.post_message(world.conversation_id, world.user, "Behind the presence updates")
+    env.drain()
+
+    assert len(env.outbox(world.offline_agent)) == 1

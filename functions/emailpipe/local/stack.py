@@ -571,7 +571,7 @@ class Triggers:
         return self.pump("DigestFunction")
 
     def pump_stream(self) -> int:
-        """Deliver new stream records to every stream consumer (each with its own filter); records handled."""
+        """Deliver new stream records to every stream consumer (each with its own filter); records read."""
         return sum(self._pump(s) for s in self.sources if s.kind == "stream")
 
     def pump_queues(self) -> int:
@@ -637,12 +637,15 @@ class Triggers:
                 )["ShardIterator"]
             response = streams.get_records(ShardIterator=self._iterators[key], Limit=source.batch_size)
             self._iterators[key] = response["NextShardIterator"]
-            records = [dict(r, eventSourceARN=source.stream_arn) for r in response.get("Records", [])]
+            read = response.get("Records", [])
+            records = [dict(r, eventSourceARN=source.stream_arn) for r in read]
             if source.filters:
                 records = [r for r in records if any(_matches(f, r) for f in source.filters)]
             if records:
                 self._invoke_stream(source, records)
-                handled += len(records)
+            # Records the filter leaves out are consumed too (as Lambda does): they count, or a page of them would
+            # look like the end of the stream and stop drain() before the records behind it.
+            handled += len(read)
         return handled
 
     def _invoke_stream(self, source: _Source, records: list[dict[str, Any]]) -> None:
