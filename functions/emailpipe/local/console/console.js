@@ -39,6 +39,12 @@ async function openConversation(c) {
   current = c;
   document.getElementById("conversation").hidden = false;
   document.getElementById("conversation-title").textContent = `${c.subject || ""} (${c.id})`;
+  // The author is chosen before the messages are fetched: a post made while they load has its author.
+  const author = document.getElementById("author");
+  if (!author.options.length || author.dataset.for !== c.id) {
+    author.replaceChildren(el("option", c.user, { value: c.user }));
+    author.dataset.for = c.id;
+  }
   const list = document.getElementById("messages");
   list.replaceChildren();
   for (const m of items(await api("GET", `/v1/conversations/${c.id}/messages`))) {
@@ -48,11 +54,6 @@ async function openConversation(c) {
     li.append(el("span", m.text, { class: "text" }));
     for (const a of m.attachments || []) li.append(el("span", ` 📎 ${a.filename} (${a.size} B)`, { class: "attachment" }));
     list.append(li);
-  }
-  const author = document.getElementById("author");
-  if (!author.options.length || author.dataset.for !== c.id) {
-    author.replaceChildren(el("option", c.user, { value: c.user }));
-    author.dataset.for = c.id;
   }
 }
 
