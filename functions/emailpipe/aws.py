@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -27,6 +29,18 @@ def client(service: str) -> Any:
     """A cached boto3 client for `service`, honouring AWS_ENDPOINT_URL (the local stack) like every AWS SDK."""
     with _lock:  # a session is not safe to create clients from in several threads at once; clients are
         return _session().client(service, config=_BOTO_CONFIG)
+
+
+def botocore_session() -> Any:
+    """The botocore session under every boto3 client: pynamodb's connection makes its client from it too."""
+    return _session()._session
+
+
+@contextmanager
+def creating_client() -> Iterator[None]:
+    """Held while a client is made from the shared session (not safe from several threads at once)."""
+    with _lock:
+        yield
 
 
 def reset_clients(*, keep_session: bool = False) -> None:

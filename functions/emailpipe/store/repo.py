@@ -17,6 +17,7 @@ from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, Transa
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from emailpipe import aws
 from emailpipe.domain.errors import AlreadyExistsError
 from emailpipe.domain.inboxes import Inbox
 from emailpipe.domain.models import (
@@ -55,6 +56,24 @@ _CONDITIONAL_FAILED = "ConditionalCheckFailedException"
 _TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"  # a transaction's cancellation reason code
 
 
+class _SharedSessionConnection(Connection):
+    """pynamodb's connection, its client made from emailpipe.aws's one botocore session under that module's lock.
+
+    pynamodb makes a botocore session per connection and thread, and each parses botocore's DynamoDB model and
+    endpoint data again (about 0.25 s of CPU): once per cold start beside boto3's own session, and once per thread
+    and per `configure` where a process runs several invocations (the local stack, the tests).
+    """
+
+    @property
+    def session(self) -> Any:
+        return aws.botocore_session()
+
+    @property
+    def client(self) -> Any:
+        with aws.creating_client():
+            return Connection.client.fget(self)  # type: ignore[attr-defined]
+
+
 _shared: dict[str, Connection] = {}
 
 
@@ -71,6 +90,7 @@ def configure(table_name: str, region: str | None = None) -> None:
         model._connection = None
     # IndexedItem's schema knows the table keys and the index, so its connection serves every entity.
     shared = IndexedItem._get_connection()
+    shared.connection.__class__ = _SharedSessionConnection  # the same object and state, made on the shared session
     for model in ALL_MODELS:
         model._connection = shared
     _shared["connection"] = shared.connection
@@ -86,7 +106,7 @@ def share_connection(models: Sequence[type[Item]]) -> None:
 
 def _connection() -> Connection:
     if "connection" not in _shared:
-        _shared["connection"] = Connection(region=Item.Meta.region)
+        _shared["connection"] = _SharedSessionConnection(region=Item.Meta.region)
     return _shared["connection"]
 
 
