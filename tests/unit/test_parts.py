@@ -318,11 +318,11 @@ def test_stream_of_many_small_attributes_is_read_in_linear_time():
     # tnefparse.TNEF copies the rest of the stream once per attribute: ~1 s for this 1 MB, hours for 40 MB.
     stream = tnef_stream(*[attribute(1, 0x8004, 0x0001, b"x")] * 80_000, tnef_file(PDF, "end.pdf"))
 
-    started = time.perf_counter()
+    started = time.process_time()
     content = tnef.unpack(stream)
 
     assert [f.filename for f in content.files] == ["end.pdf"]
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 @pytest.mark.parametrize(
@@ -338,10 +338,10 @@ def test_mapi_counts_larger_than_their_data_are_refused_at_once(props):
     # tnefparse's decode_mapi would loop 4 billion times on the first two.
     stream = tnef_stream(attribute(2, 0x9002, 6, bytes(14)), attribute(2, 0x9005, 6, props))
 
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(tnef.TnefError):
         tnef.unpack(stream)
-    assert time.perf_counter() - started < 0.1
+    assert time.process_time() - started < 0.1
     assert [a.filename for a in parse_email(outlook_email(stream)).attachments] == ["winmail.dat"]
 
 

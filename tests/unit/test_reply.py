@@ -602,24 +602,24 @@ def test_extract_from_message_prefers_text_and_falls_back_to_html():
 
 def test_huge_quoted_input_finishes_quickly():
     body = "Short answer.\n\n" + "> quoted history line\n" * 250_000  # ~5.5 MB
-    start = time.perf_counter()
+    start = time.process_time()
     assert extract_reply(body) == "Short answer."
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
 
 
 def test_huge_html_input_finishes_quickly():
     html = "<p>Short answer.</p><blockquote>" + "<div>quoted history line</div>" * 150_000 + "</blockquote>"
-    start = time.perf_counter()
+    start = time.process_time()
     assert html_to_reply_text(html) == "Short answer."
-    assert time.perf_counter() - start < 3.0
+    assert time.process_time() - start < 3.0
 
 
 def test_pathological_lines_finish_quickly():
-    start = time.perf_counter()
+    start = time.process_time()
     extract_reply("On 2012 x <\n" * 100_000)
     extract_reply(("-" * 50_000 + "\n") * 20)
     extract_reply("a" * 3_000_000)
-    assert time.perf_counter() - start < 3.0
+    assert time.process_time() - start < 3.0
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -623,13 +623,13 @@ HOSTILE = {
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_body_is_extracted_in_bounded_time(name):
-    start = time.perf_counter()
+    start = time.process_time()
     extract_reply(HOSTILE[name])
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 5.0
 
 
 def test_many_blockquotes_under_forward_markers_render_in_bounded_time():
     html = "<div>hi</div>" + "<div>Begin forwarded message:</div><blockquote type=cite>q</blockquote>" * 15_000
-    start = time.perf_counter()
+    start = time.process_time()
     html_to_reply_text(html)
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 5.0

@@ -376,7 +376,7 @@ def test_list_items_and_dash_names() -> None:
 )
 def test_patterns_stay_fast_on_hostile_lines(line: str) -> None:
     line = line[: P.MAX_LINE]
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(3):
         P.starts_attribution(line)
         P.verb_end(line)
@@ -393,4 +393,4 @@ def test_patterns_stay_fast_on_hostile_lines(line: str) -> None:
         P.is_cjk_mobile_footer(line[:300])
         P.is_disclaimer(line[:300])
         P.strip_subject_prefixes(line)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0

@@ -107,9 +107,9 @@ def test_wrapped_attribution_still_joins():
 
 def test_header_made_of_start_word_lines_stays_linear():
     body = "Reply.\n" + "On it, on 2025-04-08 10:14\n" * 20_000 + "wrote:\n> x"
-    started = time.perf_counter()
+    started = time.process_time()
     extract_reply(body)
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5
 
 
 def test_html_arabic_footer_in_marks():
@@ -421,6 +421,6 @@ def test_text_below_the_quote_that_only_partly_repeats_it_stays():
 def test_repeated_footer_check_stays_linear():
     quote = "> " + "lorem ipsum dolor sit amet " * 40 + "\n"
     body = "Reply.\n\n" + quote * 5000 + "\n" + ("lorem ipsum dolor sit amet " * 40 + "\n\n") * 5
-    started = time.perf_counter()
+    started = time.process_time()
     extract_reply(body)
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5

@@ -166,9 +166,9 @@ def test_trimmed_part_costs_one_more_pass_not_a_second_extraction():
     history = "".join(f"> line {i} of a long quoted thread with some words in it\n" for i in range(15_000))
     body = "Short answer.\n\nOn Tue, Mar 5, 2024 at 9:14 AM Jane Doe <jane@example.com> wrote:\n" + history
 
-    started = time.perf_counter()
+    started = time.process_time()
     parts = extract_parts(body, None)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
 
     assert parts.reply == "Short answer."
     assert parts.trimmed.count("\n") == 15_000
