@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -37,6 +38,16 @@ class Env:
     def drain(self, *, wait_for_digests: bool = False) -> None:
         assert self.stack.triggers is not None
         self.stack.triggers.drain(wait_for_digests=wait_for_digests)
+
+    def put_stranger_mail(self, count: int) -> list[str]:
+        """`count` emails from strangers to the piping address, stored as SES does and not yet processed: keys."""
+        keys = []
+        for i in range(count):
+            mail = EmailMessage()
+            mail["From"], mail["To"], mail["Subject"] = f"stranger{i}@else.example", "support@example.com", f"n{i}"
+            mail.set_content("Hello")
+            keys.append(deliver_raw_email(self.stack.info, mail.as_bytes()))
+        return keys
 
     def deliver(self, raw: bytes) -> Any:
         """Store a raw email as SES does, run the triggers, and return the recorded outcome."""

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
 
-from emailpipe.cli.main import deliver_raw_email
 from emailpipe.local.stack import Triggers
 from emailpipe.store import repo
 
@@ -43,12 +41,7 @@ def concurrent(env):
 def test_four_workers_take_a_burst_at_once_and_every_email_gets_one_outcome(env, world, concurrent):
     seen, lock = {"now": 0, "most": 0}, threading.Lock()
     concurrent._handlers["InboundFunction"] = _counting(concurrent._handlers["InboundFunction"], seen, lock)
-    keys = []
-    for i in range(24):
-        mail = EmailMessage()
-        mail["From"], mail["To"], mail["Subject"] = f"stranger{i}@else.example", "support@example.com", f"n{i}"
-        mail.set_content("Hello")
-        keys.append(deliver_raw_email(env.stack.info, mail.as_bytes()))
+    keys = env.put_stranger_mail(24)
 
     env.drain()
 

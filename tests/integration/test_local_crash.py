@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from email.message import EmailMessage
 from typing import Any
 
 from emailpipe.aws import client
-from emailpipe.cli.main import deliver_raw_email
 from emailpipe.store import repo
 
 
@@ -34,12 +32,7 @@ def test_a_crashed_sqs_invocation_leaves_its_whole_batch_queued_until_the_visibi
     triggers = env.stack.triggers
     calls: list[int] = []
     triggers._handlers["InboundFunction"] = _crashing_first(triggers._handlers["InboundFunction"], calls)
-    keys = []
-    for i in range(3):
-        mail = EmailMessage()
-        mail["From"], mail["To"], mail["Subject"] = f"stranger{i}@else.example", "support@example.com", f"n{i}"
-        mail.set_content("Hello")
-        keys.append(deliver_raw_email(env.stack.info, mail.as_bytes()))
+    keys = env.put_stranger_mail(3)
 
     env.drain()  # the crash does not escape the triggers
 

@@ -7,10 +7,10 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
@@ -204,13 +204,7 @@ def cached_staff(now: float | None = None) -> list[Person]:
     """Every agent and admin as listed at most SETTINGS_MAX_AGE_SECONDS ago: who may be emailed, by role and
     department. Their presence and preferences in it may be that old too: read the people again (get_people)
     before deciding on them."""
-    now = time.monotonic() if now is None else now
-    hit = _staff_cache.get("staff")
-    if hit is not None and 0 <= now - hit[0] < _max_age():
-        return hit[1]
-    staff = list_staff()
-    _staff_cache["staff"] = (now, staff)
-    return staff
+    return _fresh(_staff_cache, list_staff, now)
 
 
 def forget_staff() -> None:
@@ -471,6 +465,7 @@ def message_from_stream_image(image: dict) -> Message | None:
 # process clears it.
 # The staff list (who may be emailed about a user message) is kept the same way.
 DEFAULT_SETTINGS_MAX_AGE = 10.0
+_T = TypeVar("_T")
 _settings_cache: dict[str, tuple[float, Settings]] = {}
 _staff_cache: dict[str, tuple[float, list[Person]]] = {}
 
@@ -484,13 +479,18 @@ def _max_age() -> float:
 
 def cached_settings(now: float | None = None) -> Settings:
     """The product settings as read at most SETTINGS_MAX_AGE_SECONDS ago (the per-email paths)."""
+    return _fresh(_settings_cache, get_settings, now)
+
+
+def _fresh(cache: dict[str, tuple[float, _T]], load: Callable[[], _T], now: float | None) -> _T:
+    """The value `cache` holds if it was loaded at most SETTINGS_MAX_AGE_SECONDS ago, else `load()` kept there."""
     now = time.monotonic() if now is None else now
-    hit = _settings_cache.get("settings")
+    hit = cache.get("value")
     if hit is not None and 0 <= now - hit[0] < _max_age():
         return hit[1]
-    settings = get_settings()
-    _settings_cache["settings"] = (now, settings)
-    return settings
+    value = load()
+    cache["value"] = (now, value)
+    return value
 
 
 def forget_settings() -> None:
