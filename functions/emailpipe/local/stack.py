@@ -761,7 +761,7 @@ def _jsonable(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- the server
 
 
-def _one_backup_per_transaction() -> None:
+def _transactions_roll_back_their_items() -> None:
     """Make moto roll a cancelled TransactWriteItems back from the items it touched, not a copy of every table.
 
     moto deep-copies each table of a transaction, its items and stream included, before applying any of its items
@@ -775,7 +775,7 @@ def _one_backup_per_transaction() -> None:
     import moto.dynamodb.models as dynamodb_models
     from moto.dynamodb.models.table import Table
 
-    if getattr(dynamodb_models, "_emailpipe_single_backup", False):
+    if getattr(dynamodb_models, "_emailpipe_item_rollback", False):
         return
     in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar("in_transaction", default=False)
 
@@ -789,12 +789,12 @@ def _one_backup_per_transaction() -> None:
             return copy.deepcopy(value, *args)
 
     original = dynamodb_models.DynamoDBBackend.transact_write_items
-    # A cancelled transaction's rollback restores the copy taken before it: a write another request thread committed
-    # meanwhile would vanish. DynamoDB never loses a committed write, so the local server applies writes one at a time
-    # (re-entrant: a transaction applies its items through the same methods). Reads take the same lock: moto applies
-    # a transaction's items one by one to the live table, so a read between two of them saw writes that the
-    # transaction's failure then undid (an outcome `stored` for a message never stored), and a stream reader saw their
-    # records. DynamoDB's transactions are isolated: no read sees part of one.
+    # A cancelled transaction's rollback puts back the items as they were before it: a write another request thread
+    # committed to one of them meanwhile would vanish. DynamoDB never loses a committed write, so the local server
+    # applies writes one at a time (re-entrant: a transaction applies its items through the same methods). Reads
+    # take the same lock: moto applies a transaction's items one by one to the live table, so a read between two of
+    # them saw writes that the transaction's failure then undid (an outcome `stored` for a message never stored),
+    # and a stream reader saw their records. DynamoDB's transactions are isolated: no read sees part of one.
     serial = threading.RLock()
 
     def one_at_a_time(method: Any) -> Any:
@@ -872,7 +872,7 @@ def _one_backup_per_transaction() -> None:
 
     dynamodb_models.copy = _Copy()  # type: ignore[assignment,attr-defined]
     dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    dynamodb_models._emailpipe_single_backup = True  # type: ignore[attr-defined]
+    dynamodb_models._emailpipe_item_rollback = True  # type: ignore[attr-defined]
 
 
 def _event_bus_ref_is_its_name() -> None:
@@ -909,7 +909,7 @@ class LocalStack:
         # werkzeug logs every request to stderr; the transcript and test output should not drown in it.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
-        _one_backup_per_transaction()
+        _transactions_roll_back_their_items()
         _event_bus_ref_is_its_name()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
