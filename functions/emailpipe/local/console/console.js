@@ -23,16 +23,17 @@ function el(tag, text, attrs = {}) {
   return node;
 }
 
+// Each list is fetched first and replaced whole: two refreshes at once (the timer, a click) used to interleave their
+// appends after one cleared the list, and showed every agent twice.
 async function loadConversations() {
-  const list = document.getElementById("conversations");
-  list.replaceChildren();
   const open = items(await api("GET", "/v1/conversations?status=open"));
   const closed = items(await api("GET", "/v1/conversations?status=closed").catch(() => []));
-  for (const c of open.concat(closed)) {
+  const rows = open.concat(closed).map((c) => {
     const li = el("li", `${c.subject || "(no subject)"} · ${c.user} · ${c.status}`, { "data-id": c.id });
     li.onclick = () => openConversation(c);
-    list.append(li);
-  }
+    return li;
+  });
+  document.getElementById("conversations").replaceChildren(...rows);
 }
 
 async function openConversation(c) {
@@ -45,21 +46,19 @@ async function openConversation(c) {
     author.replaceChildren(el("option", c.user, { value: c.user }));
     author.dataset.for = c.id;
   }
-  const list = document.getElementById("messages");
-  list.replaceChildren();
-  for (const m of items(await api("GET", `/v1/conversations/${c.id}/messages`))) {
+  const rows = items(await api("GET", `/v1/conversations/${c.id}/messages`)).map((m) => {
     const li = el("li", undefined, { class: "message" });
     li.append(el("span", m.source, { class: `source source-${m.source}` }));
     li.append(el("b", `${(m.author && m.author.email) || "bot"}: `));
     li.append(el("span", m.text, { class: "text" }));
     for (const a of m.attachments || []) li.append(el("span", ` 📎 ${a.filename} (${a.size} B)`, { class: "attachment" }));
-    list.append(li);
-  }
+    return li;
+  });
+  if (current === c) document.getElementById("messages").replaceChildren(...rows);
 }
 
 async function loadAgents() {
-  const list = document.getElementById("agents");
-  list.replaceChildren();
+  const rows = [];
   for (const p of items(await api("GET", "/v1/people"))) {
     if (p.role === "user") continue;
     const box = el("input", undefined, { type: "checkbox", "data-email": p.email });
@@ -70,8 +69,9 @@ async function loadAgents() {
     };
     const label = el("label");
     label.append(box, ` ${p.email} (${box.checked ? "online" : "offline"})`);
-    const li = el("li"); li.append(label); list.append(li);
+    const li = el("li"); li.append(label); rows.push(li);
   }
+  document.getElementById("agents").replaceChildren(...rows);
 }
 
 function parseEmail(raw) {
@@ -97,14 +97,12 @@ function decodePart(raw, type) {
 }
 
 async function loadOutbox() {
-  const list = document.getElementById("outbox");
-  list.replaceChildren();
-  for (const m of await api("GET", "/local/outbox")) {
-    const e = parseEmail(m.raw);
+  const rows = (await api("GET", "/local/outbox")).map((m) => {
     const li = el("li", `To ${m.destinations.join(", ")} · ${m.Subject}`, { "data-id": m.id, class: "email" });
     li.onclick = () => showEmail(m);
-    list.append(li);
-  }
+    return li;
+  });
+  document.getElementById("outbox").replaceChildren(...rows);
 }
 
 function showEmail(m) {
@@ -121,13 +119,12 @@ function showEmail(m) {
 }
 
 async function loadInbound() {
-  const body = document.querySelector("#inbound tbody");
-  body.replaceChildren();
-  for (const r of items(await api("GET", "/v1/inbound"))) {
+  const rows = items(await api("GET", "/v1/inbound")).map((r) => {
     const tr = el("tr");
     for (const v of [r.received_at, r.status, r.reason, r.matched_by || "-"]) tr.append(el("td", String(v)));
-    body.append(tr);
-  }
+    return tr;
+  });
+  document.querySelector("#inbound tbody").replaceChildren(...rows);
 }
 
 async function refresh() {
