@@ -174,7 +174,42 @@ class MailServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _config(root: Path, cert: Path, key: Path, ports: dict[str, int]) -> str:
+def _oauth_config(root: Path, introspection_url: str | None, mechanisms: tuple[str, ...]) -> tuple[str, str]:
+    """(auth_mechanisms, the passdb blocks): with an introspection URL, OAuth tokens are checked there (dovecot's
+    oauth2 passdb) and passwords, for the test's own view of the mailbox, by the passwd-file."""
+    password_passdb = f"""passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+  {"mechanisms = plain login" if introspection_url else ""}
+}}"""
+    if not introspection_url:
+        return "plain login", password_passdb
+    (root / "oauth2.conf.ext").write_text(
+        f"""introspection_mode = post
+introspection_url = {introspection_url}
+force_introspection = yes
+username_attribute = email
+active_attribute = active
+active_value = true
+"""
+    )
+    oauth_passdb = f"""passdb {{
+  driver = oauth2
+  mechanisms = {" ".join(mechanisms)}
+  args = {root}/oauth2.conf.ext
+}}"""
+    return f"plain login {' '.join(mechanisms)}", f"{oauth_passdb}\n{password_passdb}"
+
+
+def _config(
+    root: Path,
+    cert: Path,
+    key: Path,
+    ports: dict[str, int],
+    introspection_url: str | None = None,
+    mechanisms: tuple[str, ...] = (),
+) -> str:
+    auth_mechanisms, passdbs = _oauth_config(root, introspection_url, mechanisms)
     if os.geteuid() == 0:
         login_user, internal_user = "dovenull", "dovecot"
         nobody = pwd.getpwnam("nobody")
@@ -193,17 +228,14 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
-auth_mechanisms = plain login
+auth_mechanisms = {auth_mechanisms}
 # Wrong-password tests should not wait out the anti-guessing delay.
 auth_failure_delay = 0
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 first_valid_uid = 1
 first_valid_gid = 1
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/passwd
-}}
+{passdbs}
 userdb {{
   driver = static
   args = uid={mail_uid} gid={mail_gid} home={root}/home/%u
@@ -242,8 +274,17 @@ service pop3-login {{
 """
 
 
-def start_mail_server(users: int = 64, timeout: float = 15.0) -> MailServer:
-    """Start dovecot on free loopback ports and wait until every listener accepts connections."""
+def start_mail_server(
+    users: int = 64,
+    timeout: float = 15.0,
+    *,
+    introspection_url: str | None = None,
+    mechanisms: tuple[str, ...] = ("oauthbearer", "xoauth2"),
+) -> MailServer:
+    """Start dovecot on free loopback ports and wait until every listener accepts connections.
+
+    With `introspection_url`, it also takes OAuth 2.0 logins (the SASL `mechanisms`), validating each token at
+    that URL (RFC 7662)."""
     root = Path(tempfile.mkdtemp(prefix="emailpipe-dovecot-"))
     # The unprivileged dovecot processes must reach their sockets and the mail under this directory.
     root.chmod(0o755)
@@ -257,7 +298,7 @@ def start_mail_server(users: int = 64, timeout: float = 15.0) -> MailServer:
     (root / "passwd").write_text("".join(f"{user}:{{PLAIN}}{secret}::::::\n" for user, secret in accounts.items()))
     ports = {name: _free_port() for name in ("imap", "imaps", "pop3", "pop3s")}
     conf = root / "dovecot.conf"
-    conf.write_text(_config(root, cert, key, ports))
+    conf.write_text(_config(root, cert, key, ports, introspection_url, mechanisms))
     server = MailServer(root=root, ca_pem=pem, ports=ports, users=accounts)
     server.process = subprocess.Popen(  # noqa: S603 - a fixed binary and our own config
         [DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

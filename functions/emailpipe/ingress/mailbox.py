@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import email.utils
 import hashlib
@@ -11,8 +13,9 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,6 +67,66 @@ def _connection_errors(stage: str) -> Iterator[None]:
         raise MailboxError("protocol_error", f"{stage}: {_text(exc.args)}"[:300]) from exc
 
 
+@dataclass(frozen=True, slots=True)
+class Login:
+    """How a session logged in (what `emailpipe mailbox test` prints): the method and the token's expiry."""
+
+    method: str  # LOGIN / USER+PASS (password), OAUTHBEARER or XOAUTH2
+    token_expires_at: float | None = None
+    via: str = "password"  # the token's source (OAuthSettings.label) for an OAuth login
+
+
+# When the server refuses a token, what the operator should check (the token endpoint said yes, the mail server no).
+_REFUSED_TOKEN_HINT = {
+    "microsoft": "the app needs the {perm} application permission with admin consent, a service principal in "
+    "Exchange Online (New-ServicePrincipal) and FullAccess to this mailbox (Add-MailboxPermission)",
+    "google": "the token's scope must include https://mail.google.com/ and the user must have IMAP/POP enabled",
+}
+
+
+def _oauth_login(
+    settings: MailboxSettings, offered: set[str], authenticate: Callable[[str, bytes], str | None]
+) -> Login:
+    """Log in with a token: one SASL exchange; a cached token the server refuses is replaced once and tried again.
+
+    `authenticate(mechanism, initial response)` runs the exchange and returns None, or the server's refusal."""
+    from emailpipe.ingress import oauth
+
+    config = settings.oauth
+    assert config is not None
+    mechanism = oauth.choose_mechanism(offered, config.mechanism)
+    token = oauth.access_token(config, settings.username, timeout=settings.timeout)
+    refusal = authenticate(
+        mechanism, oauth.sasl_response(mechanism, settings.username, token.token, settings.host, settings.port)
+    )
+    if refusal is not None and not token.fresh:
+        # Revoked or expired early (a password change, a policy): ask the provider for a new one, once.
+        token = oauth.access_token(config, settings.username, timeout=settings.timeout, renew=True)
+        refusal = authenticate(
+            mechanism, oauth.sasl_response(mechanism, settings.username, token.token, settings.host, settings.port)
+        )
+    if refusal is not None:
+        oauth.forget(config, settings.username)
+        perm = "IMAP.AccessAsApp" if settings.protocol == "imap" else "POP.AccessAsApp"
+        hint = _REFUSED_TOKEN_HINT[config.provider].format(perm=perm)
+        raise MailboxError("auth_failed", f"the server refused the {mechanism} token: {refusal}; {hint}"[:500])
+    return Login(mechanism, token.expires_at, config.label)
+
+
+def _sasl_refusal(challenges: list[bytes], final: str) -> str:
+    """The server's reason: its decoded error challenges (a JSON status for XOAUTH2 and OAUTHBEARER), then its
+    final reply."""
+    parts = [c.decode("utf-8", "replace").strip() for c in challenges]
+    return " ".join([*(p for p in parts if p), final.strip()])[:300]
+
+
+def _b64decode(data: bytes) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return data
+
+
 def connect(settings: MailboxSettings) -> MailboxClient:
     """A logged-in session on the configured folder, or a MailboxError saying why not."""
     if settings.protocol == "pop3":
@@ -89,6 +152,7 @@ class ImapMailbox:
         self._keywords = keywords
         self.lists_handled = settings.mark == "flag" and not keywords
         self._capabilities: set[str] = set()
+        self.login = Login("LOGIN")
 
     @classmethod
     def open(cls, settings: MailboxSettings) -> ImapMailbox:
@@ -107,10 +171,7 @@ class ImapMailbox:
                     raise MailboxError("tls_failed", f"STARTTLS refused: {_text(exc.args)}") from exc
         try:
             with _connection_errors("login"):
-                try:
-                    conn.login(settings.username, settings.password)
-                except imaplib.IMAP4.error as exc:
-                    raise MailboxError("auth_failed", _text(exc.args)[:300]) from exc
+                login = _imap_login(conn, settings)
                 typ, data = conn.select(_quote(settings.folder))
                 if typ != "OK":
                     raise MailboxError("folder_missing", _text(data)[:300])
@@ -126,6 +187,7 @@ class ImapMailbox:
             raise MailboxError("protocol_error", "the server sent no UIDVALIDITY")
         mailbox = cls(conn, settings, uidvalidity, keywords="\\*" in permanent)
         mailbox._capabilities = capabilities
+        mailbox.login = login
         return mailbox
 
     def _uid(self, command: str, *args: str, reason: str = "") -> list[Any]:
@@ -224,6 +286,35 @@ class ImapMailbox:
         _logout_quietly(self._conn)
 
 
+def _imap_login(conn: imaplib.IMAP4, settings: MailboxSettings) -> Login:
+    if settings.oauth is None:
+        try:
+            conn.login(settings.username, settings.password)
+        except imaplib.IMAP4.error as exc:
+            raise MailboxError("auth_failed", _text(exc.args)[:300]) from exc
+        return Login("LOGIN")
+    offered = {c.upper().removeprefix("AUTH=") for c in conn.capabilities if c.upper().startswith("AUTH=")}
+
+    def authenticate(mechanism: str, response: bytes) -> str | None:
+        challenges: list[bytes] = []
+
+        def respond(challenge: bytes) -> bytes:
+            # imaplib hands over the decoded challenge: the first is empty, a later one is the server's error.
+            if challenges or challenge:
+                challenges.append(challenge)
+                return b""  # RFC 7628 3.2.3: the client answers the error challenge with an empty response
+            challenges.append(b"")
+            return response
+
+        try:
+            conn.authenticate(mechanism, respond)
+        except imaplib.IMAP4.error as exc:
+            return _sasl_refusal(challenges[1:], _text(exc.args))
+        return None
+
+    return _oauth_login(settings, offered, authenticate)
+
+
 def _logout_quietly(conn: imaplib.IMAP4) -> None:
     try:
         conn.logout()
@@ -243,6 +334,7 @@ class Pop3Mailbox:
         self.lists_handled = not settings.delete_after_copy
         self._sizes: dict[str, int] = {}
         self._numbers: dict[str, str] = {}
+        self.login = Login("USER/PASS")
 
     @classmethod
     def open(cls, settings: MailboxSettings) -> Pop3Mailbox:
@@ -261,18 +353,14 @@ class Pop3Mailbox:
                     raise MailboxError("tls_failed", f"STLS refused: {_text(exc.args)}") from exc
         try:
             with _connection_errors("login"):
-                try:
-                    conn.user(settings.username)
-                    conn.pass_(settings.password)
-                except poplib.error_proto as exc:
-                    text = _text(exc.args)
-                    reason = "mailbox_in_use" if "[IN-USE]" in text.upper() else "auth_failed"
-                    raise MailboxError(reason, text[:300]) from exc
+                login = _pop3_login(conn, settings)
         except MailboxError:
             with contextlib.suppress(OSError):
                 conn.close()
             raise
-        return cls(conn, settings)
+        mailbox = cls(conn, settings)
+        mailbox.login = login
+        return mailbox
 
     def list_new(self, after_uid: int, since: float | None) -> list[Listed]:
         """Every message in the maildrop, in server order (POP3 has no search; the state filters)."""
@@ -336,6 +424,45 @@ class Pop3Mailbox:
         """QUIT, which commits the deletions."""
         with _connection_errors("quit"):
             self._conn.quit()
+
+
+def _pop3_refusal(exc: poplib.error_proto) -> MailboxError:
+    text = _text(exc.args)
+    return MailboxError("mailbox_in_use" if "[IN-USE]" in text.upper() else "auth_failed", text[:300])
+
+
+def _pop3_login(conn: poplib.POP3, settings: MailboxSettings) -> Login:
+    if settings.oauth is None:
+        try:
+            conn.user(settings.username)
+            conn.pass_(settings.password)
+        except poplib.error_proto as exc:
+            raise _pop3_refusal(exc) from exc
+        return Login("USER/PASS")
+    try:
+        offered = {m.upper() for m in conn.capa().get("SASL", [])}
+    except poplib.error_proto:
+        offered = set()  # no CAPA: no SASL either (RFC 5034 announces it there)
+
+    def authenticate(mechanism: str, response: bytes) -> str | None:
+        # poplib has no AUTH command (RFC 5034): the exchange is written with its line primitives.
+        challenges: list[bytes] = []
+        try:
+            reply = conn._shortcmd(f"AUTH {mechanism}")  # type: ignore[attr-defined]
+            if reply.startswith(b"+ ") or reply == b"+":
+                reply = conn._shortcmd(base64.b64encode(response).decode("ascii"))  # type: ignore[attr-defined]
+            while not reply.startswith(b"+OK"):
+                challenges.append(
+                    _b64decode(reply[2:])
+                )  # an error challenge: answered with an empty line (RFC 7628 3.2.3)
+                reply = conn._shortcmd("")  # type: ignore[attr-defined]
+        except poplib.error_proto as exc:
+            if "[IN-USE]" in _text(exc.args).upper():
+                raise _pop3_refusal(exc) from exc
+            return _sasl_refusal(challenges, _text(exc.args))
+        return None
+
+    return _oauth_login(settings, offered, authenticate)
 
 
 def arrival_time(header_block: bytes) -> float | None:

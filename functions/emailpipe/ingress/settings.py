@@ -24,6 +24,47 @@ class MailboxConfigError(ValueError):
     """The mailbox secret is not valid JSON or names an impossible setting."""
 
 
+MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
+MICROSOFT_SCOPES = {"imap": "https://outlook.office365.com/.default", "pop3": "https://outlook.office365.com/.default"}
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a secret
+GOOGLE_SCOPE = "https://mail.google.com/"
+MECHANISMS = ("oauthbearer", "xoauth2")
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthSettings:
+    """How to obtain an OAuth 2.0 access token for the mailbox (the secret's `oauth` object).
+
+    `flow` is one of: `client_secret` or `client_certificate` (Microsoft Entra ID, client credentials),
+    `service_account` (Google, domain-wide delegation to the mailbox user), `refresh_token` (Google, one mailbox).
+    """
+
+    provider: str  # microsoft | google
+    flow: str
+    client_id: str = ""
+    tenant_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    private_key: str = field(default="", repr=False)  # PEM, with `thumbprint` (the certificate's SHA-1, hex)
+    thumbprint: str = ""
+    service_account: str = field(default="", repr=False)  # the key file's JSON text
+    refresh_token: str = field(default="", repr=False)
+    authority: str = MICROSOFT_AUTHORITY  # Microsoft: the cloud's login host (sovereign clouds differ)
+    token_uri: str = GOOGLE_TOKEN_URI  # Google: where tokens are asked for
+    scope: str = ""
+    mechanism: str | None = None  # oauthbearer | xoauth2; None: the first of these the server offers
+    ca_bundle: str | None = field(default=None, repr=False)  # PEM to trust for the token endpoint instead of public CAs
+
+    @property
+    def label(self) -> str:
+        """What `emailpipe mailbox test` and the logs call this login (no secret in it)."""
+        return {
+            "client_secret": "Microsoft Entra ID client credentials (secret)",
+            "client_certificate": "Microsoft Entra ID client credentials (certificate)",
+            "service_account": "Google service account, domain-wide delegation",
+            "refresh_token": "Google refresh token",
+        }[self.flow]
+
+
 @dataclass(frozen=True, slots=True)
 class MailboxSettings:
     """One mailbox to poll and how to mark what was copied."""
@@ -45,6 +86,7 @@ class MailboxSettings:
     ca_bundle: str | None = field(default=None, repr=False)
     timeout: float = 30.0
     inbox: str | None = None  # the inbox (address) this mailbox serves; None: the default inbox
+    oauth: OAuthSettings | None = None  # log in with an OAuth 2.0 token (SASL) instead of the password
 
     @property
     def object_metadata(self) -> dict[str, str]:
@@ -88,7 +130,17 @@ def parse_settings(text: str) -> MailboxSettings:
         problems.append("mark must be flag or move")
     if mark == "move" and protocol == "imap" and not data.get("move_to"):
         problems.append("mark=move needs move_to")
-    problems += [f"{name} is required" for name in ("host", "username", "password") if not data.get(name)]
+    problems += [f"{name} is required" for name in ("host", "username") if not data.get(name)]
+    oauth = None
+    if data.get("oauth") is not None:
+        if data.get("password"):
+            problems.append("give either password or oauth, not both")
+        try:
+            oauth = _oauth(data["oauth"], protocol)
+        except MailboxConfigError as exc:
+            problems.append(str(exc))
+    elif not data.get("password"):
+        problems.append("password (or oauth) is required")
     mailbox_id = str(data.get("id") or "")
     if mailbox_id and not _ID.match(mailbox_id):
         problems.append("id may hold only letters, digits, - and _ (at most 64)")
@@ -119,7 +171,7 @@ def parse_settings(text: str) -> MailboxSettings:
         port=port,
         tls=tls,
         username=username,
-        password=str(data["password"]),
+        password=str(data.get("password") or ""),
         mailbox_id=mailbox_id or mailbox_id_for(protocol, host, username, folder),
         folder=folder,
         mark=mark,
@@ -131,4 +183,77 @@ def parse_settings(text: str) -> MailboxSettings:
         ca_bundle=str(data["ca_bundle"]) if data.get("ca_bundle") else None,
         timeout=timeout,
         inbox=inbox,
+        oauth=oauth,
     )
+
+
+def _oauth(value: Any, protocol: str) -> OAuthSettings:
+    """The `oauth` object, every problem named at once (never a secret's value)."""
+    if not isinstance(value, dict):
+        raise MailboxConfigError("oauth must be a JSON object")
+    problems: list[str] = []
+    provider = str(value.get("provider") or "").lower()
+    mechanism = str(value.get("mechanism") or "").lower() or None
+    if mechanism is not None and mechanism not in MECHANISMS:
+        problems.append("oauth.mechanism must be oauthbearer or xoauth2")
+
+    def text(name: str) -> str:
+        item = value.get(name)
+        return item.strip() if isinstance(item, str) else ""
+
+    def required(*names: str) -> None:
+        problems.extend(f"oauth.{name} is required" for name in names if not text(name))
+
+    common: dict[str, Any] = {"mechanism": mechanism, "ca_bundle": text("ca_bundle") or None}
+    if provider == "microsoft":
+        required("tenant_id", "client_id")
+        if text("client_secret") and (text("private_key") or text("thumbprint")):
+            problems.append("oauth: give client_secret or private_key with thumbprint, not both")
+        elif not text("client_secret") and not (text("private_key") and text("thumbprint")):
+            problems.append("oauth: Microsoft needs client_secret, or private_key (PEM) with thumbprint")
+        authority = (text("authority") or MICROSOFT_AUTHORITY).rstrip("/")
+        if not authority.startswith("https://"):
+            problems.append("oauth.authority must be an https URL")
+        if problems:
+            raise MailboxConfigError("; ".join(problems))
+        return OAuthSettings(
+            provider="microsoft",
+            flow="client_secret" if text("client_secret") else "client_certificate",
+            tenant_id=text("tenant_id"),
+            client_id=text("client_id"),
+            client_secret=text("client_secret"),
+            private_key=text("private_key"),
+            thumbprint=text("thumbprint").replace(":", "").upper(),
+            authority=authority,
+            scope=text("scope") or MICROSOFT_SCOPES[protocol if protocol in MICROSOFT_SCOPES else "imap"],
+            **common,
+        )
+    if provider == "google":
+        account = value.get("service_account")
+        if account is not None:
+            if text("refresh_token"):
+                problems.append("oauth: give service_account or refresh_token, not both")
+            info = account if isinstance(account, dict) else None
+            if isinstance(account, str):
+                try:
+                    info = json.loads(account)
+                except ValueError:
+                    info = None
+            if not isinstance(info, dict) or not all(info.get(k) for k in ("client_email", "private_key")):
+                problems.append("oauth.service_account must be the key file's JSON (client_email, private_key)")
+                info = {}
+            token_uri = str(info.get("token_uri") or text("token_uri") or GOOGLE_TOKEN_URI)
+            flow, extra = "service_account", {"service_account": json.dumps(info)}
+        else:
+            required("client_id", "client_secret", "refresh_token")
+            token_uri = text("token_uri") or GOOGLE_TOKEN_URI
+            flow = "refresh_token"
+            extra = {k: text(k) for k in ("client_id", "client_secret", "refresh_token")}
+        if not token_uri.startswith("https://"):
+            problems.append("oauth.token_uri must be an https URL")
+        if problems:
+            raise MailboxConfigError("; ".join(problems))
+        return OAuthSettings(
+            provider="google", flow=flow, token_uri=token_uri, scope=text("scope") or GOOGLE_SCOPE, **extra, **common
+        )
+    raise MailboxConfigError("oauth.provider must be microsoft or google")

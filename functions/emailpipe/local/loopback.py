@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -15,13 +16,24 @@ class QuietHandler(BaseHTTPRequestHandler):
 
 
 class LoopbackServer:
-    """`handler` served on 127.0.0.1:`port` (0: a free port), from `start()` until `stop()`; `url` ends in `path`."""
+    """`handler` served on 127.0.0.1:`port` (0: a free port), from `start()` until `stop()`; `url` ends in `path`;
+    with `tls`, over HTTPS."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0, *, name: str, path: str = "") -> None:
+    def __init__(
+        self,
+        handler: type[BaseHTTPRequestHandler],
+        port: int = 0,
+        *,
+        name: str,
+        path: str = "",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
+        if tls is not None:  # HTTPS (a test's token endpoint: the OAuth libraries refuse plain http)
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = int(self._server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}{path}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}{path}"
         self._name = name
         self._thread: threading.Thread | None = None
 
