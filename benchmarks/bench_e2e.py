@@ -181,8 +181,10 @@ def run(
         calibration = _burst(stack, replies(0, calibrate), deadline_seconds=60)
         pace = calibration["total_seconds"] / max(1, calibration["notified"])
         share = budget_seconds / len(concurrencies)
-        # The pace slows as the burst grows (a longer queue, a bigger table and stream in moto): allow 1.6x.
-        planned = max(calibrate, min(emails, int(share / max(pace * 1.6, 1e-3))))
+        # The pace slows a little as the burst grows (a longer queue and stream): allow 1.2x. It was 1.6x while
+        # moto sorted the whole table for every Query; since the local server reads only the partition, a
+        # 406-email burst ran at 0.455 s an email after a calibration of 0.462.
+        planned = max(calibrate, min(emails, int(share / max(pace * 1.2, 1e-3))))
         by_concurrency: dict[int, dict] = {}
         first = calibrate
         for workers in concurrencies:

@@ -440,7 +440,7 @@ def main() -> int:
             stack = LocalStack().start()
             _timed("requests", lambda: bench_requests.run(stack), results, timings)
             _timed("api", lambda: bench_api.run(stack), results, timings)
-            _timed("e2e", lambda: bench_e2e.run(stack, budget_seconds=600.0), results, timings)
+            _timed("e2e", lambda: bench_e2e.run(stack, budget_seconds=660.0), results, timings)
         except Exception as exc:  # noqa: BLE001
             results.setdefault("requests", {"error": f"local stack: {type(exc).__name__}: {exc}"})
             results.setdefault("e2e", {"error": f"local stack: {type(exc).__name__}: {exc}"})
