@@ -62,9 +62,13 @@ class Provider:
     refresh_tokens: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # token -> (client, secret, user)
     service_accounts: dict[str, tuple[Any, set[str]]] = field(default_factory=dict)  # email -> (key, users)
     issued: dict[str, Issued] = field(default_factory=dict)
-    requests: list[str] = field(default_factory=list)  # the grant of every token request, in order
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (grant, client) of every token request
     introspections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def token_requests(self, client: str) -> int:
+        """How many times `client` (an Entra or Google client id) asked for a token."""
+        return sum(1 for _grant, who in self.requests if who == client)
 
     # ---------------------------------------------------------------- registration
     def add_entra_app(self, mailbox: str, *, certificate: Any = None) -> EntraApp:
@@ -133,7 +137,7 @@ class Provider:
         return {"token_type": "Bearer", "expires_in": self.lifetime, "access_token": token}
 
     def entra_token(self, tenant: str, form: dict[str, str], endpoint: str) -> tuple[int, dict[str, Any]]:
-        self.requests.append("client_credentials")
+        self.requests.append(("client_credentials", form.get("client_id", "")))
         app = self.apps.get(form.get("client_id", ""))
         if form.get("grant_type") != "client_credentials":
             return 400, _entra_error("unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
@@ -156,7 +160,10 @@ class Provider:
 
     def google_token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         grant = form.get("grant_type", "")
-        self.requests.append(grant)
+        client = form.get("client_id", "")
+        if grant == JWT_BEARER:
+            client = str(jwt.decode(form.get("assertion", ""), options={"verify_signature": False}).get("iss", ""))
+        self.requests.append((grant, client))
         if grant == "refresh_token":
             found = self.refresh_tokens.get(form.get("refresh_token", ""))
             if found is None:
@@ -295,8 +302,26 @@ class OAuthServer:
         self.introspection.stop()
 
 
-def thumbprint_of(certificate: Any) -> str:
-    """The SHA-1 thumbprint Entra shows for a certificate (hex)."""
-    from cryptography.hazmat.primitives import hashes
+def certificate_and_key() -> tuple[Any, Any]:
+    """A self-signed RSA certificate and its key, as one uploads to an Entra app registration."""
+    import datetime as dt
 
-    return certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - Entra's certificate thumbprint
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "emailpipe mailbox app")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, key

@@ -41,6 +41,10 @@ def cmd_mailbox_test(args: argparse.Namespace, info: Any) -> int:
         return 1
     where = f"{settings.protocol} {settings.host}:{settings.port} ({settings.tls})"
     print(f"mailbox {settings.mailbox_id}: {where}, user {settings.username}")
+    if settings.oauth is not None:
+        print(
+            f"OAuth 2.0: {settings.oauth.label}, SASL {(settings.oauth.mechanism or 'OAUTHBEARER or XOAUTH2').upper()}"
+        )
     try:
         client = mailbox.connect(settings)
     except MailboxError as exc:
@@ -57,6 +61,14 @@ def cmd_mailbox_test(args: argparse.Namespace, info: Any) -> int:
         f"folder {settings.folder!r} (UIDVALIDITY {found.uidvalidity})" if settings.protocol == "imap" else "maildrop"
     )
     print(f"logged in; {folder} selected")
+    login = getattr(client, "login", None)
+    if login is not None:
+        if login.token_expires_at is None:
+            print(f"login method: {login.method} (password)")
+        else:
+            print(
+                f"login method: {login.method}, a token from {login.via}; token expires {_when(login.token_expires_at)}"
+            )
     print(f"{found.new} new message{'s' if found.new != 1 else ''} to copy ({found.listed} listed by the server)")
     marking = {
         "imap": f"move to {settings.move_to!r}" if settings.mark == "move" else "flag \\Seen $EmailpipeCopied",
