@@ -182,3 +182,89 @@ def test_several_mailboxes_are_polled_in_turn_each_within_a_fair_share_of_the_ti
     assert [r.mailbox_id for r in results] == ["a", "b", "c"]
     # a gets a third of 90 s; b half of the 70 s left (a's unused time included); c all of the last 65 s.
     assert seen == [("a", 30.0), ("b", 35.0), ("c", 65.0)]
+
+
+# ---------------------------------------------------------------- OAuth settings and SASL (pure)
+
+
+def _oauth_settings(oauth: object, **extra: object) -> str:
+    import json
+
+    return json.dumps({"host": "outlook.office365.com", "username": "support@contoso.example", "oauth": oauth, **extra})
+
+
+def test_oauth_settings_name_every_problem_and_never_a_secret():
+    cases = [
+        ({"provider": "microsoft"}, ["oauth.tenant_id is required", "oauth.client_id is required", "client_secret"]),
+        (
+            {"provider": "microsoft", "tenant_id": "t", "client_id": "c", "client_secret": "s", "thumbprint": "AB"},
+            ["not both"],
+        ),
+        (
+            {
+                "provider": "microsoft",
+                "tenant_id": "t",
+                "client_id": "c",
+                "client_secret": "s",
+                "authority": "http://x",
+            },
+            ["https"],
+        ),
+        ({"provider": "google"}, ["oauth.client_id is required", "oauth.refresh_token is required"]),
+        ({"provider": "google", "service_account": {"client_email": "x"}}, ["key file's JSON"]),
+        ({"provider": "yahoo"}, ["microsoft or google"]),
+        (
+            {"provider": "google", "refresh_token": "r", "client_id": "c", "client_secret": "s", "mechanism": "plain"},
+            ["oauthbearer or xoauth2"],
+        ),
+        ("a string", ["JSON object"]),
+    ]
+    for oauth, expected in cases:
+        with pytest.raises(MailboxConfigError) as raised:
+            parse_settings(_oauth_settings(oauth))
+        for text in expected:
+            assert text in str(raised.value), (oauth, str(raised.value))
+    with pytest.raises(MailboxConfigError, match="either password or oauth"):
+        parse_settings(_oauth_settings({"provider": "yahoo"}, password="p"))
+
+    settings = parse_settings(
+        _oauth_settings({"provider": "microsoft", "tenant_id": "t", "client_id": "c", "client_secret": "s3cr3t-value"})
+    )
+    assert settings.oauth is not None
+    assert (settings.oauth.flow, settings.oauth.scope) == ("client_secret", "https://outlook.office365.com/.default")
+    assert settings.oauth.authority == "https://login.microsoftonline.com"
+    assert "s3cr3t-value" not in repr(settings)
+
+
+def test_a_service_account_key_file_is_taken_as_json_text_or_object():
+    account = {"client_email": "sa@p.iam.gserviceaccount.com", "private_key": "-----BEGIN PRIVATE KEY-----x"}
+    import json
+
+    for value in (account, json.dumps(account)):
+        settings = parse_settings(_oauth_settings({"provider": "google", "service_account": value}))
+        assert settings.oauth is not None
+        assert (settings.oauth.flow, settings.oauth.token_uri) == (
+            "service_account",
+            "https://oauth2.googleapis.com/token",
+        )
+        assert settings.oauth.scope == "https://mail.google.com/"
+        assert "PRIVATE KEY" not in repr(settings)
+
+
+def test_the_sasl_messages_are_the_ones_the_providers_document():
+    from emailpipe.ingress.oauth import choose_mechanism, sasl_response
+
+    # Google's and Microsoft's XOAUTH2; RFC 7628's OAUTHBEARER with the GS2 header's saslname escaped.
+    assert (
+        sasl_response("XOAUTH2", "a@b.example", "tok", "imap.example", 993)
+        == b"user=a@b.example\x01auth=Bearer tok\x01\x01"
+    )
+    assert sasl_response("OAUTHBEARER", "a,b=c@d.example", "tok", "imap.example", 993) == (
+        b"n,a=a=2Cb=3Dc@d.example,\x01host=imap.example\x01port=993\x01auth=Bearer tok\x01\x01"
+    )
+    assert choose_mechanism({"PLAIN", "XOAUTH2", "OAUTHBEARER"}, None) == "OAUTHBEARER"
+    assert choose_mechanism({"PLAIN", "XOAUTH2"}, None) == "XOAUTH2"
+    assert choose_mechanism({"XOAUTH2", "OAUTHBEARER"}, "xoauth2") == "XOAUTH2"
+    for offered, wanted in (({"PLAIN"}, None), ({"XOAUTH2"}, "oauthbearer")):
+        with pytest.raises(Exception, match="auth_failed"):
+            choose_mechanism(offered, wanted)

@@ -140,7 +140,7 @@ def parse_settings(text: str) -> MailboxSettings:
         except MailboxConfigError as exc:
             problems.append(str(exc))
     elif not data.get("password"):
-        problems.append("password (or oauth) is required")
+        problems.append("password is required (or oauth, for an OAuth 2.0 login)")
     mailbox_id = str(data.get("id") or "")
     if mailbox_id and not _ID.match(mailbox_id):
         problems.append("id may hold only letters, digits, - and _ (at most 64)")
