@@ -110,6 +110,15 @@ def table(r: dict) -> list[tuple[str, str, str, str]]:
                     _met(h["ratio"] <= limit),
                 )
             )
+        for name, v in c.get("oauth_variants", {}).items():
+            rows.append(
+                (
+                    f"1. cold start `{name}` (its first token; a password mailbox does not load it)",
+                    f"{v['ms']} ms = {v['ratio']}× (+{v['over_password_ms']} ms)",
+                    "(report)",
+                    "n/a",
+                )
+            )
         if "without_bytecode_ms" in c:
             boto, inbound = c["without_bytecode_ms"].values()
             rows.append(

@@ -91,6 +91,18 @@ def forget(oauth: OAuthSettings, username: str) -> None:
         _cache.pop(_identity(oauth, username), None)
 
 
+def load_library(provider: str) -> None:
+    """Import what a mailbox of `provider` needs for its first token (benchmarks/bench_coldstart.py measures it)."""
+    import requests  # noqa: F401
+
+    if provider == "microsoft":
+        import msal  # noqa: F401
+    else:
+        import google.auth.transport.requests  # noqa: F401
+        import google.oauth2.credentials  # noqa: F401
+        import google.oauth2.service_account  # noqa: F401
+
+
 def _session(pem: str | None, timeout: float) -> Any:
     """A requests session that verifies the token endpoint against `pem` (else the public CAs), on every request.
 
