@@ -277,6 +277,14 @@ def test_a_revoked_client_is_a_recorded_failure_and_nothing_is_copied(quick_oaut
     assert (status.last_error, status.consecutive_errors) == ("oauth_refused", 1)
     assert "AADSTS7000112" in status.last_error_detail
 
+    box.entra()  # the operator registers the mailbox again (a new application) and updates the secret
+    recovered = box.poll()
+
+    assert (recovered.status, recovered.copied) == ("ok", 1)  # the waiting message, once
+    assert len(box.objects()) == 2
+    assert "$EmailpipeCopied" in box.server.folder(box.user)[uid]
+    assert box.status().consecutive_errors == 0  # last_error keeps the last one seen, for the record
+
 
 def test_a_wrong_client_secret_names_entras_error(quick_oauth_mailbox):
     box = quick_oauth_mailbox
