@@ -24,6 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DOVECOT = "/usr/sbin/dovecot"
 PACKAGES = ("dovecot-imapd", "dovecot-pop3d")
@@ -66,17 +67,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def self_signed_certificate(directory: Path) -> tuple[Path, Path, str]:
-    """A certificate for localhost and 127.0.0.1 (its own CA) and its key; returns (cert, key, cert PEM)."""
+def certificate_for(key: Any, common_name: str, names: Any = None) -> Any:
+    """A self-signed certificate (its own CA) of `key`, valid for two days, for the subject alternative `names`."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "emailpipe test mail server")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -84,13 +83,27 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path, str]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    )
+    if names is not None:
+        builder = builder.add_extension(names, critical=False)
+    return (
+        builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
+    )
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path, str]:
+    """A certificate for localhost and 127.0.0.1 (its own CA) and its key; returns (cert, key, cert PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = certificate_for(
+        key,
+        "emailpipe test mail server",
+        x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
     )
     pem = cert.public_bytes(serialization.Encoding.PEM)
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"

@@ -144,7 +144,9 @@ class CrashOnce:
 # ---------------------------------------------------------------- the happy path
 
 
-def test_a_reply_in_an_imap_mailbox_becomes_one_chat_message_and_is_flagged(env, world, mailbox):
+def assert_a_reply_becomes_one_chat_message(env: Any, world: Any, mailbox: Mailbox) -> int:
+    """An agent's emailed reply in the mailbox, polled twice: one chat message, the copy byte for byte as the
+    server holds it, and the message flagged; returns its UID."""
     notification = env.notification_to(world, world.offline_agent, "My invoice is wrong")
     uid = mailbox.deliver(reply_to(notification, world.offline_agent, "Bob", "Refunded the double charge."))
 
@@ -162,8 +164,14 @@ def test_a_reply_in_an_imap_mailbox_becomes_one_chat_message_and_is_flagged(env,
     assert messages[1].text.startswith("Refunded the double charge.")
     objects = mailbox.objects()
     assert list(objects) == [f"inbound/mailbox/{mailbox.mailbox_id}/{mailbox.status().uidvalidity}-{uid}"]
-    assert list(objects.values()) == [mailbox.server_copy(uid)]  # byte for byte as the server holds it
+    assert list(objects.values()) == [mailbox.server_copy(uid)]
     assert "$EmailpipeCopied" in mail_flags(mailbox)[uid] and "\\Seen" in mail_flags(mailbox)[uid]
+    return uid
+
+
+def test_a_reply_in_an_imap_mailbox_becomes_one_chat_message_and_is_flagged(env, world, mailbox):
+    uid = assert_a_reply_becomes_one_chat_message(env, world, mailbox)
+
     status = mailbox.status()
     assert (status.last_error, status.copied_total, status.last_uid) == (None, 1, uid)
 

@@ -15,13 +15,13 @@ import pytest
 
 from emailpipe.cli.main import main as cli
 from emailpipe.inbound import handler as inbound_handler
-from emailpipe.local.mailclient import new_email, reply_to
+from emailpipe.local.mailclient import new_email
 from emailpipe.local.stack import LocalStack
 from emailpipe.store import repo
 
 from .mailbox_server import MailServer, ensure_dovecot, self_signed_certificate, start_mail_server
 from .oauth_server import OAuthServer
-from .test_mailbox import PROVIDER, Mailbox
+from .test_mailbox import PROVIDER, Mailbox, assert_a_reply_becomes_one_chat_message
 
 
 @pytest.fixture(scope="session")
@@ -62,14 +62,17 @@ class OAuthMailbox(Mailbox):
     def configure_oauth(self, provider_settings: dict[str, Any], **overrides: Any) -> str:
         return self.configure(password=None, oauth={**provider_settings, "ca_bundle": self.oauth.ca_pem}, **overrides)
 
-    def entra(self, mechanism: str | None = None, **overrides: Any) -> Any:
-        """A new Entra application with access to this mailbox, and the secret configured for it."""
-        app = self.oauth.provider.add_entra_app(self.user)
+    def entra(
+        self, mechanism: str | None = None, *, mailbox: str | None = None, secret: str | None = None, **overrides: Any
+    ) -> Any:
+        """A new Entra application with access to this mailbox (or to `mailbox`), and the secret configured for it
+        (with its client secret, or `secret`)."""
+        app = self.oauth.provider.add_entra_app(mailbox or self.user)
         settings = {
             "provider": "microsoft",
             "tenant_id": app.tenant,
             "client_id": app.client_id,
-            "client_secret": app.secret,
+            "client_secret": secret or app.secret,
             "authority": self.oauth.tokens.url,
             "mechanism": mechanism,
         }
@@ -113,24 +116,10 @@ def _hello() -> bytes:
 def test_a_reply_in_a_microsoft_365_mailbox_becomes_one_chat_message(env, world, oauth_mailbox):
     box = oauth_mailbox
     app = box.entra()
-    notification = env.notification_to(world, world.offline_agent, "My invoice is wrong")
-    uid = box.deliver(reply_to(notification, world.offline_agent, "Bob", "Refunded the double charge."))
 
-    first = box.poll()
-    env.drain()
-    second = box.poll()
-    env.drain()
+    assert_a_reply_becomes_one_chat_message(env, world, box)
 
-    assert (first.status, first.copied, second.copied) == ("ok", 1, 0)
-    messages = repo.list_messages(world.conversation_id)
-    assert [(m.author_email, m.source.value) for m in messages] == [
-        (world.user, "chat"),
-        (world.offline_agent, "email"),
-    ]
-    assert messages[1].text.startswith("Refunded the double charge.")
-    assert list(box.objects().values()) == [box.server_copy(uid)]
-    assert "$EmailpipeCopied" in box.server.folder(box.user)[uid]
-    # One token for both runs: the second reused it (a warm Lambda does the same).
+    # One token for both polls: the second reused it (a warm Lambda does the same).
     assert box.oauth.provider.token_requests(app.client_id) == 1
 
 
@@ -209,18 +198,7 @@ def test_the_mechanism_is_the_one_the_server_offers_and_mailbox_test_reports_it(
 
 def test_a_mechanism_the_server_does_not_offer_is_a_recorded_failure(quick_oauth_mailbox, xoauth2_mail_server):
     box = _box(xoauth2_mail_server, quick_oauth_mailbox.outputs, quick_oauth_mailbox.oauth)
-    app = box.oauth.provider.add_entra_app(box.user)
-    box.configure_oauth(
-        {
-            "provider": "microsoft",
-            "tenant_id": app.tenant,
-            "client_id": app.client_id,
-            "client_secret": app.secret,
-            "authority": box.oauth.tokens.url,
-            "mechanism": "oauthbearer",
-        },
-        port=xoauth2_mail_server.ports["imaps"],
-    )
+    box.entra(mechanism="oauthbearer", port=xoauth2_mail_server.ports["imaps"])
 
     result = box.poll()
 
@@ -288,16 +266,7 @@ def test_a_revoked_client_is_a_recorded_failure_and_nothing_is_copied(quick_oaut
 
 def test_a_wrong_client_secret_names_entras_error(quick_oauth_mailbox):
     box = quick_oauth_mailbox
-    app = box.oauth.provider.add_entra_app(box.user)
-    box.configure_oauth(
-        {
-            "provider": "microsoft",
-            "tenant_id": app.tenant,
-            "client_id": app.client_id,
-            "client_secret": "not-the-secret",
-            "authority": box.oauth.tokens.url,
-        }
-    )
+    box.entra(secret="not-the-secret")
     box.deliver(_hello())
 
     result = box.poll()
@@ -335,16 +304,7 @@ def test_a_service_account_without_delegation_for_the_mailbox_is_refused(quick_o
 
 def test_an_app_without_access_to_this_mailbox_is_refused_by_the_server(quick_oauth_mailbox):
     box = quick_oauth_mailbox
-    app = box.oauth.provider.add_entra_app("another-mailbox@mail.test")  # a token, but for another mailbox
-    box.configure_oauth(
-        {
-            "provider": "microsoft",
-            "tenant_id": app.tenant,
-            "client_id": app.client_id,
-            "client_secret": app.secret,
-            "authority": box.oauth.tokens.url,
-        }
-    )
+    box.entra(mailbox="another-mailbox@mail.test")  # a token, but for another mailbox
 
     result = box.poll()
 
