@@ -302,14 +302,20 @@ def test_a_service_account_without_delegation_for_the_mailbox_is_refused(quick_o
     assert "unauthorized_client" in result.detail and "Domain-wide delegation" in result.detail
 
 
-def test_an_app_without_access_to_this_mailbox_is_refused_by_the_server(quick_oauth_mailbox):
+@pytest.mark.parametrize(
+    ("protocol", "mechanism"), [("imap", "oauthbearer"), ("pop3", "oauthbearer"), ("pop3", "xoauth2")]
+)
+def test_an_app_without_access_to_this_mailbox_is_refused_by_the_server(quick_oauth_mailbox, protocol, mechanism):
     box = quick_oauth_mailbox
-    box.entra(mailbox="another-mailbox@mail.test")  # a token, but for another mailbox
+    port = {"imap": box.server.ports["imaps"], "pop3": box.server.ports["pop3s"]}[protocol]
+    # A token, but for another mailbox: the server's error challenge is answered and the refusal recorded.
+    box.entra(mechanism=mechanism, mailbox="another-mailbox@mail.test", protocol=protocol, port=port)
 
     result = box.poll()
 
     assert (result.status, result.error) == ("error", "auth_failed")
-    assert "refused the OAUTHBEARER token" in result.detail and "Add-MailboxPermission" in result.detail
+    assert f"refused the {mechanism.upper()} token" in result.detail and "Add-MailboxPermission" in result.detail
+    assert "\"status\"" in result.detail  # the server's own status (JSON), from its error challenge
 
 
 def test_no_token_or_secret_reaches_the_output(quick_oauth_mailbox, capsys):
@@ -327,3 +333,30 @@ def test_no_token_or_secret_reaches_the_output(quick_oauth_mailbox, capsys):
     assert issued
     for secret in [app.secret, *issued]:
         assert secret not in out.out and secret not in out.err
+
+
+@pytest.mark.parametrize("provider", ["microsoft", "google"])
+def test_a_malformed_key_is_a_recorded_failure_not_a_crash(quick_oauth_mailbox, provider):
+    box = quick_oauth_mailbox
+    garbage = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
+    if provider == "microsoft":
+        app = box.oauth.provider.add_entra_app(box.user)
+        settings = {
+            "provider": "microsoft",
+            "tenant_id": app.tenant,
+            "client_id": app.client_id,
+            "private_key": garbage,
+            "thumbprint": "AB" * 20,
+            "authority": box.oauth.tokens.url,
+        }
+    else:
+        account = box.oauth.provider.add_service_account(box.oauth.google_token_uri, {box.user})
+        settings = {"provider": "google", "service_account": {**account, "private_key": garbage}}
+    box.configure_oauth(settings)
+    box.deliver(_hello())
+
+    result = box.poll()
+
+    assert (result.status, result.error, result.copied) == ("error", "oauth_refused", 0)
+    assert result.detail and "bm90IGEga2V5" not in result.detail
+    assert box.status().last_error == "oauth_refused"

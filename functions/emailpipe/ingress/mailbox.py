@@ -85,11 +85,12 @@ _REFUSED_TOKEN_HINT = {
 
 
 def _oauth_login(
-    settings: MailboxSettings, offered: set[str], authenticate: Callable[[str, bytes], str | None]
+    settings: MailboxSettings, offered: set[str] | None, authenticate: Callable[[str, bytes], str | None]
 ) -> Login:
     """Log in with a token: one SASL exchange; a cached token the server refuses is replaced once and tried again.
 
-    `authenticate(mechanism, initial response)` runs the exchange and returns None, or the server's refusal."""
+    `authenticate(mechanism, initial response)` runs the exchange and returns None, or the server's refusal;
+    `offered` is None when the server does not say which mechanisms it has."""
     from emailpipe.ingress import oauth
 
     config = settings.oauth
@@ -299,20 +300,36 @@ def _imap_login(conn: imaplib.IMAP4, settings: MailboxSettings) -> Login:
         challenges: list[bytes] = []
 
         def respond(challenge: bytes) -> bytes:
-            # imaplib hands over the decoded challenge: the first is empty, a later one is the server's error.
-            if challenges or challenge:
-                challenges.append(challenge)
-                return b""  # RFC 7628 3.2.3: the client answers the error challenge with an empty response
-            challenges.append(b"")
-            return response
+            # imaplib hands over each decoded challenge. The first asks for the initial response; a later one is
+            # the server's error, answered as the mechanism says, a bounded number of times.
+            challenges.append(challenge)
+            if len(challenges) == 1:
+                return response
+            if len(challenges) > _SASL_ROUNDS:
+                raise MailboxError("protocol_error", "the server kept the SASL exchange going")
+            return _error_answer(mechanism)
 
         try:
             conn.authenticate(mechanism, respond)
+        except imaplib.IMAP4.abort:
+            raise  # the connection broke: connection_lost, not a refused token
         except imaplib.IMAP4.error as exc:
             return _sasl_refusal(challenges[1:], _text(exc.args))
+        except binascii.Error as exc:
+            raise MailboxError("protocol_error", "the server's SASL challenge is not base64") from exc
         return None
 
     return _oauth_login(settings, offered, authenticate)
+
+
+# A server's error challenge ends the exchange after one answer; a server that keeps sending them is broken.
+_SASL_ROUNDS = 3
+
+
+def _error_answer(mechanism: str) -> bytes:
+    """What the client sends after an error challenge: %x01 for OAUTHBEARER (RFC 7628 3.2.3), an empty response
+    for XOAUTH2 (Google's and Microsoft's documentation)."""
+    return b"\x01" if mechanism == "OAUTHBEARER" else b""
 
 
 def _logout_quietly(conn: imaplib.IMAP4) -> None:
@@ -440,9 +457,9 @@ def _pop3_login(conn: poplib.POP3, settings: MailboxSettings) -> Login:
             raise _pop3_refusal(exc) from exc
         return Login("USER/PASS")
     try:
-        offered = {m.upper() for m in conn.capa().get("SASL", [])}
+        offered: set[str] | None = {m.upper() for m in conn.capa().get("SASL", [])}
     except poplib.error_proto:
-        offered = set()  # no CAPA: no SASL either (RFC 5034 announces it there)
+        offered = None  # no CAPA: the mechanisms are not known (RFC 5034 does not forbid trying one)
 
     def authenticate(mechanism: str, response: bytes) -> str | None:
         # poplib has no AUTH command (RFC 5034): the exchange is written with its line primitives.
@@ -452,14 +469,18 @@ def _pop3_login(conn: poplib.POP3, settings: MailboxSettings) -> Login:
             if reply.startswith(b"+ ") or reply == b"+":
                 reply = conn._shortcmd(base64.b64encode(response).decode("ascii"))  # type: ignore[attr-defined]
             while not reply.startswith(b"+OK"):
-                challenges.append(
-                    _b64decode(reply[2:])
-                )  # an error challenge: answered with an empty line (RFC 7628 3.2.3)
-                reply = conn._shortcmd("")  # type: ignore[attr-defined]
+                challenges.append(_b64decode(reply[2:]))  # an error challenge
+                if len(challenges) > _SASL_ROUNDS:
+                    raise MailboxError("protocol_error", "the server kept the SASL exchange going")
+                answer = base64.b64encode(_error_answer(mechanism)).decode("ascii")
+                reply = conn._shortcmd(answer)  # type: ignore[attr-defined]
         except poplib.error_proto as exc:
-            if "[IN-USE]" in _text(exc.args).upper():
+            text = _text(exc.args)
+            if "EOF" in text.upper().split():
+                raise EOFError(text) from exc  # poplib's name for a closed connection: connection_lost
+            if "[IN-USE]" in text.upper():
                 raise _pop3_refusal(exc) from exc
-            return _sasl_refusal(challenges, _text(exc.args))
+            return _sasl_refusal(challenges, text)
         return None
 
     return _oauth_login(settings, offered, authenticate)

@@ -86,9 +86,19 @@ def access_token(oauth: OAuthSettings, username: str, *, timeout: float = 30.0, 
 
 
 def forget(oauth: OAuthSettings, username: str) -> None:
-    """Drop the cached token (the server refused it)."""
+    """Drop the cached token (the server refused it), and msal's application with its own token cache: the next run
+    asks the provider again (after a permission is granted, say) instead of being handed the refused token."""
+    key = _identity(oauth, username)
     with _lock:
-        _cache.pop(_identity(oauth, username), None)
+        _cache.pop(key, None)
+        _apps.pop(key, None)
+
+
+def _unexpected(provider: str, exc: Exception) -> OAuthTokenError:
+    """A library failure that is not the provider's answer (a malformed key or certificate, say): its type and first
+    line, which never hold the secret (the key's bytes are not in these messages)."""
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return OAuthTokenError("oauth_refused", f"{_PROVIDER[provider]}: {type(exc).__name__}: {first}".rstrip(": "))
 
 
 def load_library(provider: str) -> None:
@@ -148,7 +158,9 @@ def _entra_token(oauth: OAuthSettings, key: str, timeout: float, renew: bool) ->
         raise OAuthTokenError("oauth_unreachable", f"msal is not installed: {exc}") from exc
     try:
         with _lock:
-            app = None if renew else _apps.get(key)
+            if renew:
+                _apps.pop(key, None)  # and its token cache, which would hand back the refused token
+            app = _apps.get(key)
         if app is None:
             credential: Any = (
                 oauth.client_secret
@@ -168,19 +180,29 @@ def _entra_token(oauth: OAuthSettings, key: str, timeout: float, renew: bool) ->
             with _lock:
                 _apps[key] = app
         result = app.acquire_token_for_client(scopes=[oauth.scope])
-    except ValueError as exc:  # msal: the tenant's OpenID configuration could not be read (unknown tenant)
-        raise OAuthTokenError("oauth_refused", f"Entra ID: {str(exc).splitlines()[0][:300]}") from exc
-    except requests.RequestException as exc:
+    except (requests.RequestException, json.JSONDecodeError, OSError) as exc:
+        # No answer, or not JSON (a proxy's page): transient or the network path. The message names the URL only;
+        # the chain is cut, as the request it holds carries the secret or the signed assertion.
         raise OAuthTokenError(
             "oauth_unreachable", f"Entra ID token endpoint: {type(exc).__name__}: {exc}"[:300]
-        ) from exc
+        ) from None
+    except ValueError as exc:  # msal: the tenant's OpenID configuration could not be read (unknown tenant)
+        raise OAuthTokenError("oauth_refused", f"Entra ID: {str(exc).splitlines()[0][:300]}") from None
+    except Exception as exc:  # noqa: BLE001 - pyjwt's InvalidKeyError, cryptography's TypeError for a bad key
+        raise _unexpected("microsoft", exc) from None
     if "access_token" not in result:
         codes = result.get("error_codes") or []
         hint = next((_ENTRA_HINTS[c] for c in codes if c in _ENTRA_HINTS), "")
         raise _refused(
             "microsoft", str(result.get("error", "unknown_error")), result.get("error_description", ""), hint
         )
-    return AccessToken(str(result["access_token"]), time.time() + float(result.get("expires_in") or 0))
+    # msal answers from its own cache while the token lasts: such a token is not a fresh one (a refused one is
+    # then replaced once).
+    return AccessToken(
+        str(result["access_token"]),
+        time.time() + float(result.get("expires_in") or 0),
+        fresh=result.get("token_source") != "cache",
+    )
 
 
 # ---------------------------------------------------------------- Google (google-auth)
@@ -195,22 +217,23 @@ def _google_token(oauth: OAuthSettings, username: str, timeout: float) -> Access
         raise OAuthTokenError("oauth_unreachable", f"google-auth is not installed: {exc}") from exc
     session = _session(oauth.ca_bundle, timeout)
     creds: Any
-    if oauth.flow == "service_account":
-        creds = service_account.Credentials.from_service_account_info(
-            json.loads(oauth.service_account), scopes=[oauth.scope], subject=username
-        )
-    else:
-        creds = credentials.Credentials(
-            None,
-            refresh_token=oauth.refresh_token,
-            client_id=oauth.client_id,
-            client_secret=oauth.client_secret,
-            token_uri=oauth.token_uri,
-            scopes=[oauth.scope],
-        )
     try:
+        if oauth.flow == "service_account":
+            info = {"token_uri": oauth.token_uri, **json.loads(oauth.service_account)}
+            creds = service_account.Credentials.from_service_account_info(info, scopes=[oauth.scope], subject=username)
+        else:
+            creds = credentials.Credentials(
+                None,
+                refresh_token=oauth.refresh_token,
+                client_id=oauth.client_id,
+                client_secret=oauth.client_secret,
+                token_uri=oauth.token_uri,
+                scopes=[oauth.scope],
+            )
         creds.refresh(_TimedRequest(Request(session), timeout))
     except google.auth.exceptions.RefreshError as exc:
+        if getattr(exc, "retryable", False):  # 5xx or 429 after google-auth's own retries
+            raise OAuthTokenError("oauth_unreachable", "Google token endpoint: no answer after retries") from None
         error, _, description = str(exc.args[0] if exc.args else exc).partition(":")
         data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
         error = str(data.get("error") or error).strip()
@@ -231,8 +254,12 @@ def _google_token(oauth: OAuthSettings, username: str, timeout: float) -> Access
             else ""
         )
         raise _refused("google", error or "refused", description, hint) from None
-    except google.auth.exceptions.TransportError as exc:
+    except (google.auth.exceptions.TransportError, OSError) as exc:
         raise OAuthTokenError("oauth_unreachable", f"Google token endpoint: {type(exc).__name__}") from None
+    except Exception as exc:  # noqa: BLE001 - a malformed key in the key file (MalformedError, ValueError)
+        raise _unexpected("google", exc) from None
+    finally:
+        session.close()
     expiry = creds.expiry.replace(tzinfo=UTC).timestamp() if creds.expiry else time.time() + 3600
     return AccessToken(str(creds.token), expiry)
 
@@ -262,8 +289,13 @@ def sasl_response(mechanism: str, username: str, token: str, host: str, port: in
     return f"n,a={saslname},\x01host={host}\x01port={port}\x01auth=Bearer {token}\x01\x01".encode()
 
 
-def choose_mechanism(offered: set[str], wanted: str | None) -> str:
-    """OAUTHBEARER (the standard) when offered, else XOAUTH2; or the configured one, if the server offers it."""
+def choose_mechanism(offered: set[str] | None, wanted: str | None) -> str:
+    """OAUTHBEARER (the standard) when offered, else XOAUTH2; or the configured one, if the server offers it.
+
+    `offered` None: the server does not say (a POP3 server without CAPA): the configured one, else XOAUTH2, which
+    Microsoft's and Google's servers both take."""
+    if offered is None:
+        return (wanted or "XOAUTH2").upper()
     if wanted:
         if wanted.upper() not in offered:
             raise MailboxError(
