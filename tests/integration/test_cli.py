@@ -6,23 +6,17 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from emailpipe.local.mailclient import reply_to
 
-BIN = Path(sys.executable).parent / "emailpipe"
+from .cli_process import BIN, cli_output
 
 
 def _run(env, *args: str, stdin: bytes | None = None, code: int = 0) -> str:
-    environment = dict(os.environ, AWS_ENDPOINT_URL=env.stack.endpoint)
-    result = subprocess.run(
-        [str(BIN), *args], input=stdin, capture_output=True, env=environment, timeout=120, check=False
-    )
-    assert result.returncode == code, result.stderr.decode()
-    return result.stdout.decode()
+    return cli_output(env.stack.endpoint, *args, stdin=stdin, code=code)
 
 
 def test_the_commands_reproduce_the_demo_story(running, tmp_path):

@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-BIN = Path(sys.executable).parent / "emailpipe"
+from .cli_process import BIN, run_cli
 
 
 def _cli(env, *args: str, environment: dict | None = None) -> subprocess.CompletedProcess:
-    if environment is None:
-        environment = dict(os.environ, AWS_ENDPOINT_URL=env.stack.endpoint)
-    return subprocess.run([str(BIN), *args], capture_output=True, text=True, env=environment, timeout=120, check=False)
+    return run_cli(env.stack.endpoint, *args, environment=environment, text=True)
 
 
 def _columns(table: str) -> list[int]:

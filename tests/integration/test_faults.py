@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import json
 import operator
-import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -23,7 +19,7 @@ from emailpipe.store import repo
 from tests.faults import run as faults
 from tests.faults.injector import FaultInjector, Killed, Rule, fast_backoff
 
-BIN = Path(sys.executable).parent / "emailpipe"
+from .cli_process import cli_output
 
 
 @pytest.fixture
@@ -141,10 +137,7 @@ def test_a_kill_right_after_ses_accepted_an_email_never_loses_it(stack, injector
 
 
 def _cli(stack: Any, *args: str, code: int = 0) -> str:
-    environment = dict(os.environ, AWS_ENDPOINT_URL=stack.endpoint)
-    result = subprocess.run([str(BIN), *args], capture_output=True, env=environment, timeout=120, check=False)
-    assert result.returncode == code, result.stderr.decode()
-    return result.stdout.decode()
+    return cli_output(stack.endpoint, *args, code=code)
 
 
 _COMPARE = {

@@ -315,7 +315,7 @@ def test_an_app_without_access_to_this_mailbox_is_refused_by_the_server(quick_oa
 
     assert (result.status, result.error) == ("error", "auth_failed")
     assert f"refused the {mechanism.upper()} token" in result.detail and "Add-MailboxPermission" in result.detail
-    assert "\"status\"" in result.detail  # the server's own status (JSON), from its error challenge
+    assert '"status"' in result.detail  # the server's own status (JSON), from its error challenge
 
 
 def test_no_token_or_secret_reaches_the_output(quick_oauth_mailbox, capsys):
